@@ -1,0 +1,1 @@
+"""The code generator: spec/ → generated/ (`python -m codegen`)."""
