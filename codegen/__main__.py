@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from codegen.build import build, stale, write
+from codegen.build import ROOT, build, stale, write
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,10 +17,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write nothing; exit 1 naming the files when generated/ differs from the spec",
     )
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="the project folder (default: this checkout)"
+    )
     args = parser.parse_args(argv)
-    expected = build()
+    root = args.root.resolve()
+    expected = build(root)
     if args.check:
-        problems = stale(expected)
+        problems = stale(expected, root)
         if problems:
             print(
                 "generated/ is not what spec/ produces; run `python -m codegen`:", file=sys.stderr
@@ -29,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"generated/ is current ({len(expected)} files)")
         return 0
-    changed = write(expected)
+    changed = write(expected, root)
     print(f"wrote generated/ ({len(expected)} files, {len(changed)} changed)")
     for item in changed:
         print(f"  {item}")

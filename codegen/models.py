@@ -109,6 +109,8 @@ def _simplify(node: dict[str, Json]) -> dict[str, Json]:
             merged = {k: v for k, v in node.items() if k != "anyOf"}
             merged.update(others[0])
             merged["type"] = [others[0]["type"], "null"]
+            if "enum" in merged:
+                merged["enum"] = [*merged["enum"], None]
             return merged
     items = node.get("items")
     if (

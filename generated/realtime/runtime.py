@@ -298,7 +298,11 @@ class Dispatcher(Generic[P]):
             log.exception("handler of %s failed for socket %s", op.event, sid)
             return await self._fail(op, sid, ContractError("internal error", code="E_INTERNAL"))
         ack = dump(result)
-        if not self.emitter.accept(op.reply_key, ack):
+        try:
+            accepted = self.emitter.accept(op.reply_key, ack)
+        except EmitRejected:
+            accepted = False
+        if not accepted:
             return await self._fail(op, sid, ContractError("internal error", code="E_INTERNAL"))
         return ack
 
