@@ -1,0 +1,76 @@
+"""Developer and CI tasks: `./dev <session>` (or `nox -s <session>`).
+
+generate · check · lint · tests · serve (and, as they land: docs, conformance, bench).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["check", "lint", "tests"]
+PYTHON = "3.11"
+
+
+def install(session: nox.Session) -> None:
+    """The project with its development extras, editable."""
+    session.install("-e", ".[dev]")
+
+
+def npm_ci(session: nox.Session) -> None:
+    """The Node.js tools (official AsyncAPI schema/parser, socket.io-client), from package-lock."""
+    if shutil.which("npm") is None:
+        session.error("npm is required (Node.js >= 20): the contract checks use the official tools")
+    lock = ROOT / "package-lock.json"
+    stamp = ROOT / "node_modules" / ".package-lock.json"
+    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
+        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+
+
+@nox.session(python=PYTHON)
+def generate(session: nox.Session) -> None:
+    """Regenerate generated/ from spec/."""
+    install(session)
+    session.run("python", "-m", "codegen")
+
+
+@nox.session(python=PYTHON)
+def check(session: nox.Session) -> None:
+    """The contract: generated/ matches spec/ (drift) and both specs validate."""
+    install(session)
+    npm_ci(session)
+    session.run("python", "-m", "codegen", "--check")
+    session.run("node", "tools/asyncapi_check.mjs", "spec/asyncapi.yaml", external=True)
+    session.run("openapi-spec-validator", "spec/openapi.yaml")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff (lint + format) and mypy --strict over service, codegen, generated and tests."""
+    install(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The test suite (PostgreSQL and Redis tests run, not skip, when CI=true)."""
+    install(session)
+    npm_ci(session)
+    args = session.posargs or ["-q"]
+    session.run("pytest", *args, env={"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+@nox.session(python=PYTHON)
+def serve(session: nox.Session) -> None:
+    """Run Zizany on http://localhost:4000 (embedded SQLite in ./data unless configured)."""
+    install(session)
+    args = session.posargs or ["--host", os.environ.get("ZIZANY_HOST", "127.0.0.1")]
+    session.run("zizany", "serve", *args)
