@@ -31,7 +31,19 @@ class RecordingClient:
         self, url: str, *, headers: dict[str, str] | None = None, transport: str = "websocket"
     ) -> None:
         """Connect (raises socketio.exceptions.ConnectionError when refused)."""
-        await self.sio.connect(url, headers=headers or {}, transports=[transport], wait_timeout=10)
+        try:
+            await self.sio.connect(
+                url, headers=headers or {}, transports=[transport], wait_timeout=10
+            )
+        except Exception:
+            await self._release()
+            raise
+
+    async def _release(self) -> None:
+        """Close the HTTP session a refused connection leaves open."""
+        http = getattr(self.sio.eio, "http", None)
+        if http is not None and not http.closed:
+            await http.close()
 
     async def call(self, event: str, payload: Any, timeout: float = 10) -> Any:
         """Emit with an ack callback and return the ack."""
@@ -64,3 +76,4 @@ class RecordingClient:
         """Disconnect if connected."""
         if self.sio.connected:
             await self.sio.disconnect()
+        await self._release()

@@ -1,0 +1,1 @@
+"""Accounts: password hashing, the server-side session store and login throttling."""

@@ -1,0 +1,206 @@
+"""Server-side sessions: the store (sessions table), the signed `connect.sid` cookie, and
+the one function both REST and the Socket.IO handshake use to find the caller."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import unquote
+
+from itsdangerous import BadSignature, Signer
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from service.db.tables import SessionRow, UserRow
+from service.db.timestamps import utcnow
+
+SESSION_COOKIE_NAME = "connect.sid"
+SESSION_ID_BYTES = 32
+
+# Rolling expiry writes at most once per this interval per session (or per tenth of
+# the TTL when that is shorter), not on every request.
+MAX_REFRESH_INTERVAL = timedelta(minutes=5)
+
+_SIGNER_SALT = "zizany.session-cookie"
+_SESSION_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: who, and through which session."""
+
+    user_id: int
+    username: str
+    session_id: str
+    # When the session lapses unless used again; lets REST refresh the cookie's Max-Age.
+    expires_at: datetime | None = None
+
+
+def new_session_id() -> str:
+    """A fresh random session id (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+def _storage_key(session_id: str) -> str:
+    """The sessions-table key for a session id: its SHA-256, so a leaked table is no login."""
+    return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+
+
+def _refresh_interval(ttl: timedelta) -> timedelta:
+    """How long after the last extension a request extends the session again."""
+    return min(MAX_REFRESH_INTERVAL, ttl / 10)
+
+
+async def create_session(
+    *, session: AsyncSession, user_id: int, ttl: timedelta, now: datetime | None = None
+) -> str:
+    """Start a session for the user and return its new id (never reuses an existing one)."""
+    if ttl <= timedelta(0):
+        raise ValueError(f"session ttl must be positive, got {ttl!r}")
+    created_at = now or utcnow()
+    session_id = new_session_id()
+    session.add(
+        SessionRow(
+            id=_storage_key(session_id),
+            user_id=user_id,
+            created_at=created_at,
+            expires_at=created_at + ttl,
+            ttl_seconds=max(1, round(ttl.total_seconds())),
+        )
+    )
+    await session.flush()
+    return session_id
+
+
+async def resolve_session(
+    *, session: AsyncSession, session_id: str, now: datetime | None = None
+) -> tuple[UserRow, SessionRow] | None:
+    """The user and session row for a live session id, or None (expired ones are deleted).
+
+    Extends the expiry by the session's TTL when the last extension is older than the
+    refresh interval; the caller commits.
+    """
+    if not _SESSION_ID_SHAPE.fullmatch(session_id):
+        return None
+    at = now or utcnow()
+    result = await session.execute(
+        select(SessionRow, UserRow)
+        .join(UserRow, col(UserRow.id) == col(SessionRow.user_id))
+        .where(col(SessionRow.id) == _storage_key(session_id))
+    )
+    row = result.one_or_none()
+    if row is None:
+        return None
+    session_row, user = row
+    if session_row.expires_at <= at:
+        await session.delete(session_row)
+        await session.flush()
+        return None
+    ttl = timedelta(seconds=session_row.ttl_seconds)
+    last_extended = session_row.expires_at - ttl
+    if at - last_extended >= _refresh_interval(ttl):
+        session_row.expires_at = at + ttl
+        await session.flush()
+    return user, session_row
+
+
+async def destroy_session(*, session: AsyncSession, session_id: str) -> bool:
+    """End a session (logout); True when it existed."""
+    result = await session.scalars(
+        delete(SessionRow)
+        .where(col(SessionRow.id) == _storage_key(session_id))
+        .returning(col(SessionRow.id))
+    )
+    return result.one_or_none() is not None
+
+
+async def destroy_user_sessions(*, session: AsyncSession, user_id: int) -> int:
+    """End every session of a user (e.g. after a password change); returns how many."""
+    result = await session.scalars(
+        delete(SessionRow).where(col(SessionRow.user_id) == user_id).returning(col(SessionRow.id))
+    )
+    return len(result.all())
+
+
+async def purge_expired_sessions(*, session: AsyncSession, now: datetime | None = None) -> int:
+    """Delete sessions past their expiry; returns how many (housekeeping)."""
+    at = now or utcnow()
+    result = await session.scalars(
+        delete(SessionRow).where(col(SessionRow.expires_at) <= at).returning(col(SessionRow.id))
+    )
+    return len(result.all())
+
+
+def _signer(secret: str) -> Signer:
+    """The cookie signer (HMAC-SHA256, salted for this purpose only)."""
+    return Signer(secret, salt=_SIGNER_SALT, digest_method=hashlib.sha256)
+
+
+def sign_session_id(secret: str, session_id: str) -> str:
+    """The `connect.sid` cookie value for a session id."""
+    return _signer(secret).sign(session_id).decode("ascii")
+
+
+def unsign_session_id(secret: str, value: str) -> str | None:
+    """The session id in a cookie value, or None when the signature does not verify."""
+    try:
+        session_id = _signer(secret).unsign(value).decode("ascii")
+    except (BadSignature, UnicodeError):
+        return None
+    return session_id if _SESSION_ID_SHAPE.fullmatch(session_id) else None
+
+
+def cookie_values(cookie_header: str | None, name: str = SESSION_COOKIE_NAME) -> list[str]:
+    """Every value of the named cookie in a raw `Cookie` header, in header order.
+
+    Hand-rolled because `http.cookies` gives up on the whole header at the first
+    cookie it dislikes, which would let an unrelated cookie log the user out.
+    """
+    if not cookie_header:
+        return []
+    values = []
+    for part in cookie_header.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            values.append(unquote(value))
+    return values
+
+
+async def principal_from_cookie_header(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    secret: str,
+    cookie_header: str | None,
+    now: datetime | None = None,
+) -> Principal | None:
+    """The caller behind a raw `Cookie` header, or None: parse, unsign, resolve, commit."""
+    candidates = [
+        session_id
+        for value in cookie_values(cookie_header)
+        if (session_id := unsign_session_id(secret, value)) is not None
+    ]
+    if not candidates:
+        return None
+    async with sessionmaker() as session:
+        # Browsers may send several cookies of one name (different paths); the first
+        # that names a live session wins.
+        for session_id in candidates:
+            resolved = await resolve_session(session=session, session_id=session_id, now=now)
+            if resolved is not None:
+                await session.commit()
+                user, session_row = resolved
+                return Principal(
+                    user_id=user.id,
+                    username=user.username,
+                    session_id=session_id,
+                    expires_at=session_row.expires_at,
+                )
+        await session.commit()
+    return None

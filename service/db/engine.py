@@ -1,0 +1,109 @@
+"""The async engine, session factory and database health probe."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+from service.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """Build the async engine for the configured database (aiosqlite or asyncpg)."""
+    return create_engine_for_url(settings.effective_database_url)
+
+
+def create_engine_for_url(
+    url: str | URL, *, foreign_keys: bool = True, transactional_ddl: bool = False
+) -> AsyncEngine:
+    """Build an async engine for a URL; SQLite connections get WAL, busy_timeout and FKs."""
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() != "sqlite":
+        # Connections die with server restarts and failovers; a ping beats a failed request.
+        return _create_async_engine(sa_url, pool_pre_ping=True)
+    _ensure_sqlite_directory(sa_url)
+    engine = _create_async_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    _install_sqlite_pragmas(engine, foreign_keys=foreign_keys)
+    if transactional_ddl:
+        _install_sqlite_begin(engine)
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """A session factory whose objects stay readable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commits when the block ends normally, rolls back when it raises."""
+    async with factory() as session, session.begin():
+        yield session
+
+
+async def check_database(engine: AsyncEngine, *, timeout_seconds: float = 2.0) -> bool:
+    """Health probe: True when a `SELECT 1` answers within the timeout."""
+    try:
+        async with asyncio.timeout(timeout_seconds), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:
+        logger.warning("database health check failed", exc_info=True)
+        return False
+    return True
+
+
+def _ensure_sqlite_directory(url: URL) -> None:
+    """Create the directory of a SQLite database file (the embedded default's data_dir)."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, *, foreign_keys: bool) -> None:
+    """Set the per-connection SQLite pragmas every time the pool opens a connection."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            # SQLite ignores FOREIGN KEY clauses (and so ON DELETE CASCADE) unless asked.
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            # WAL lets readers proceed while one writer commits; NORMAL sync is safe with WAL.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+
+
+def _install_sqlite_begin(engine: AsyncEngine) -> None:
+    """Let SQLAlchemy emit BEGIN itself so DDL runs inside the transaction (migrations only).
+
+    The runtime engine keeps the driver's default, which begins a transaction at the
+    first write: reads never hold a snapshot that a later write would have to upgrade,
+    so concurrent writers wait on busy_timeout instead of failing with SQLITE_BUSY.
+    """
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    event.listen(engine.sync_engine, "begin", on_begin)

@@ -1,0 +1,131 @@
+"""Process configuration, read from `ZIZANY_*` environment variables."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
+
+DEFAULT_ALLOWED_ORIGINS = (
+    "http://localhost:4000",
+    "http://127.0.0.1:4000",
+    "http://localhost:3000",
+)
+
+SECRET_KEY_FILENAME = "secret_key"
+
+# Users write the short forms; the service needs the async drivers.
+_DRIVER_ALIASES = {
+    "postgres://": "postgresql+asyncpg://",
+    "postgresql://": "postgresql+asyncpg://",
+    "sqlite://": "sqlite+aiosqlite://",
+}
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one Zizany process."""
+
+    model_config = SettingsConfigDict(env_prefix="ZIZANY_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=4000, ge=0, le=65535)
+    cookie_secure: bool = False
+    session_ttl_seconds: int = Field(default=86400, gt=0)
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED_ORIGINS)
+    )
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, gt=0)
+    message_rate_limit: int = Field(default=20, ge=1)
+    message_rate_window_seconds: float = Field(default=10.0, gt=0)
+    typing_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_body_bytes: int = Field(default=65536, gt=0)
+    strict_emits: bool = False
+    validate_emits: bool = True
+    log_level: LogLevel = "INFO"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept a comma-separated string (the environment form) as well as a list."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        """Accept `debug` as well as `DEBUG`."""
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL with an async driver, or the embedded SQLite file."""
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{self.data_dir}/zizany.db"
+        for prefix, replacement in _DRIVER_ALIASES.items():
+            if self.database_url.startswith(prefix):
+                return replacement + self.database_url[len(prefix) :]
+        return self.database_url
+
+    @property
+    def session_ttl(self) -> timedelta:
+        """Session lifetime as a timedelta."""
+        return timedelta(seconds=self.session_ttl_seconds)
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """The configured secret key, else the one kept in `{data_dir}/secret_key` (made once)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    path = settings.data_dir / SECRET_KEY_FILENAME
+    existing = _read_secret_file(path)
+    if existing is not None:
+        return existing
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    candidate = secrets.token_urlsafe(48)
+    # Write a complete private file under a temporary name, then link it into place:
+    # the link fails if another process won the race, and nobody ever reads a half file.
+    fd, tmp_name = tempfile.mkstemp(prefix=".secret_key.", dir=settings.data_dir)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(candidate + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp_name, path)
+        except FileExistsError:
+            winner = _read_secret_file(path)
+            if winner is None:
+                raise RuntimeError(f"secret key file {str(path)!r} is empty") from None
+            return winner
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+    return candidate
+
+
+def _read_secret_file(path: Path) -> str | None:
+    """Read a secret key file, or None when it does not exist or is blank."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    return text or None

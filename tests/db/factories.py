@@ -1,0 +1,39 @@
+"""Small builders for DB tests: real rows through the real query functions."""
+
+from __future__ import annotations
+
+import itertools
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.channels import list_channels
+from service.db.servers import create_server
+from service.db.tables import ServerRow, UserRow
+from service.db.users import create_user
+
+_counter = itertools.count(1)
+
+
+async def make_user(session: AsyncSession, username: str | None = None) -> UserRow:
+    """A user with a unique email (the password hash is a placeholder)."""
+    n = next(_counter)
+    name = username or f"user{n}"
+    return await create_user(
+        session=session,
+        username=name,
+        email=f"{name}.{n}@example.test",
+        password_hash="$argon2id$placeholder",
+    )
+
+
+async def make_server(
+    session: AsyncSession, owner: UserRow, *, name: str = "Guild", is_public: bool = False
+) -> ServerRow:
+    """A server owned by `owner` (with its `general` channel)."""
+    return await create_server(session=session, owner_id=owner.id, name=name, is_public=is_public)
+
+
+async def general_channel_id(session: AsyncSession, server_id: int) -> int:
+    """The id of the `general` channel every new server gets."""
+    [general] = await list_channels(session=session, server_id=server_id)
+    return general.id
