@@ -1,0 +1,137 @@
+"""A live Socket.IO server (the real Realtime over a real SQLite file) and a seeded world."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from service.auth.sessions import create_session, sign_session_id
+from service.db import memberships
+from service.db.engine import create_engine, session_factory
+from service.db.migrate import upgrade
+from service.db.tables import UserRow
+from service.realtime.server import Realtime
+from service.settings import Settings
+from tests.clients import RecordingClient
+from tests.db.factories import general_channel_id, make_server, make_user
+from tests.live import LiveServer
+
+SECRET = "test-secret-" + "x" * 40
+
+
+async def not_found_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The non-Socket.IO part of the test app: nothing but 404s (and lifespan)."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 404, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@dataclass
+class User:
+    id: int
+    username: str
+    cookie: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Cookie": f"connect.sid={self.cookie}"}
+
+
+class World:
+    """The live server plus a test-side DB connection to seed and inspect it."""
+
+    def __init__(self, live: LiveServer, rt: Realtime, sessionmaker: Any) -> None:
+        self.live = live
+        self.rt = rt
+        self.sessionmaker: async_sessionmaker[AsyncSession] = sessionmaker
+        self.clients: list[RecordingClient] = []
+
+    async def user(self, name: str) -> User:
+        async with self.sessionmaker() as s:
+            row = await make_user(s, name)
+            sid = await create_session(session=s, user_id=row.id, ttl=timedelta(hours=1))
+            await s.commit()
+        return User(row.id, row.username, sign_session_id(SECRET, sid))
+
+    async def server(self, owner: User, *members: User) -> tuple[int, int]:
+        """A server (id) owned by `owner` with `members`, and its general channel (id)."""
+        async with self.sessionmaker() as s:
+            owner_row = await s.get(UserRow, owner.id)
+            assert owner_row is not None
+            server = await make_server(s, owner_row)
+            for m in members:
+                await memberships.add_member(
+                    session=s, server_id=server.id, user_id=m.id, role="member"
+                )
+            channel_id = await general_channel_id(s, server.id)
+            await s.commit()
+        return server.id, channel_id
+
+    async def connect(self, user: User, transport: str = "websocket") -> RecordingClient:
+        c = RecordingClient()
+        await c.connect(self.live.url, headers=user.headers, transport=transport)
+        self.clients.append(c)
+        return c
+
+    def call(self, coro: Any) -> Any:
+        """Run a coroutine on the server's loop (e.g. a Notifier method, as REST does)."""
+        return self.live.call(coro)
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "strict_emits": True,
+        "typing_timeout_seconds": 0.6,
+        "message_rate_limit": 1000,
+        "message_rate_window_seconds": 10,
+        "allowed_origins": ["http://localhost:3000"],
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def live_world(settings: Settings) -> Iterator[tuple[LiveServer, Realtime]]:
+    asyncio.run(upgrade(settings))
+    server_engine = create_engine(settings)
+    rt = Realtime(settings=settings, sessionmaker=session_factory(server_engine), secret=SECRET)
+    live = LiveServer(rt.asgi(not_found_app)).start()
+    try:
+        yield live, rt
+    finally:
+        live.stop()
+        asyncio.run(server_engine.dispose())
+
+
+@pytest.fixture
+async def world(
+    live_world: tuple[LiveServer, Realtime], settings: Settings
+) -> AsyncIterator[World]:
+    engine: AsyncEngine = create_engine(settings)
+    w = World(live_world[0], live_world[1], session_factory(engine))
+    try:
+        yield w
+    finally:
+        for c in w.clients:
+            await c.close()
+        await engine.dispose()
