@@ -63,11 +63,9 @@ class Passwords:
         return await asyncio.to_thread(self._verify, password_hash, password)
 
     async def verify_or_dummy(self, password_hash: str | None, password: str) -> bool:
-        """Verify against the stored hash, or against a dummy one when the account is unknown.
-
-        Both paths run one argon2 verification with the same parameters, so a wrong email
-        and a wrong password take about the same time; the dummy path always fails.
-        """
+        """Verify against the stored hash, or a dummy one (always False) for an unknown account."""
+        # Both paths run one argon2 verification with the same parameters, so a wrong
+        # email and a wrong password take about the same time.
         if password_hash is None:
             await self.verify_password(await self.dummy_hash(), password)
             return False

@@ -79,11 +79,9 @@ async def create_session(
 async def resolve_session(
     *, session: AsyncSession, session_id: str, now: datetime | None = None
 ) -> tuple[UserRow, SessionRow] | None:
-    """The user and session row for a live session id, or None (expired ones are deleted).
-
-    Extends the expiry by the session's TTL when the last extension is older than the
-    refresh interval; the caller commits.
-    """
+    """The user and session row for a live session id, or None (expired ones are deleted)."""
+    # Rolling expiry: extend by the session's TTL once the last extension is older than
+    # the refresh interval (not on every request). The caller commits.
     if not _SESSION_ID_SHAPE.fullmatch(session_id):
         return None
     at = now or utcnow()
@@ -155,11 +153,9 @@ def unsign_session_id(secret: str, value: str) -> str | None:
 
 
 def cookie_values(cookie_header: str | None, name: str = SESSION_COOKIE_NAME) -> list[str]:
-    """Every value of the named cookie in a raw `Cookie` header, in header order.
-
-    Hand-rolled because `http.cookies` gives up on the whole header at the first
-    cookie it dislikes, which would let an unrelated cookie log the user out.
-    """
+    """Every value of the named cookie in a raw `Cookie` header, in header order."""
+    # Hand-rolled: http.cookies gives up on the whole header at the first cookie it
+    # dislikes, which would let an unrelated cookie log the user out.
     if not cookie_header:
         return []
     values = []

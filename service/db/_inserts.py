@@ -18,11 +18,9 @@ RowT = TypeVar("RowT", bound=TableBase)
 async def insert_unless_conflict(
     *, session: AsyncSession, row: RowT, conflict_columns: Sequence[str]
 ) -> RowT | None:
-    """Insert `row`; return the stored row, or None when it collides on `conflict_columns`.
-
-    Unlike catching IntegrityError this needs no savepoint and leaves the caller's
-    transaction usable, and it is race-free: the database decides, not a prior SELECT.
-    """
+    """Insert `row`; return the stored row, or None when it collides on `conflict_columns`."""
+    # Unlike catching IntegrityError this needs no savepoint and leaves the caller's
+    # transaction usable, and it is race-free: the database decides, not a prior SELECT.
     model = type(row)
     mapper = inspect(model)
     values = {

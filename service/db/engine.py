@@ -92,12 +92,11 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, foreign_keys: bool) -> None:
 
 
 def _install_sqlite_begin(engine: AsyncEngine) -> None:
-    """Let SQLAlchemy emit BEGIN itself so DDL runs inside the transaction (migrations only).
-
-    The runtime engine keeps the driver's default, which begins a transaction at the
-    first write: reads never hold a snapshot that a later write would have to upgrade,
-    so concurrent writers wait on busy_timeout instead of failing with SQLITE_BUSY.
-    """
+    """Let SQLAlchemy emit BEGIN itself so DDL runs inside the transaction (migrations only)."""
+    # The runtime engine keeps the driver's default, which begins a transaction at the
+    # first write: reads never hold a snapshot that a later write would have to upgrade,
+    # so concurrent writers wait on busy_timeout instead of failing with SQLITE_BUSY.
+    # (The price: no SAVEPOINT at runtime; query functions use ON CONFLICT instead.)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None

@@ -82,11 +82,8 @@ async def accept_invite(
     server_id: int | None = None,
     now: datetime | None = None,
 ) -> MembershipRow:
-    """Use an invite: count the use and add the membership in the caller's transaction.
-
-    With `server_id`, the code must belong to that server. Raises InviteNotFound,
-    AlreadyMember, or InviteExpired (expired or used up).
-    """
+    """Count a use and add the membership; raises InviteNotFound/AlreadyMember/InviteExpired."""
+    # With server_id the code must belong to that server (POST /servers/{id}/join).
     at = now or utcnow()
     invite = await session.get(InviteRow, code)
     if invite is None or (server_id is not None and invite.server_id != server_id):

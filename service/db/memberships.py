@@ -130,11 +130,9 @@ async def count_members(*, session: AsyncSession, server_ids: Collection[int]) -
 async def set_role(
     *, session: AsyncSession, server_id: int, user_id: int, role: Role
 ) -> MembershipRow:
-    """Change a member's role; `owner` transfers ownership (the previous owner becomes admin).
-
-    Raises UserNotFound when the user is not a member, and OwnerCannotLeave when asked
-    to demote the owner (ownership only moves by naming a new owner).
-    """
+    """Change a member's role; `owner` transfers ownership (the previous owner becomes admin)."""
+    # Raises UserNotFound for a non-member, and OwnerCannotLeave when asked to demote the
+    # owner: ownership only moves by naming a new owner.
     if role == "owner":
         _previous, new_owner = await transfer_ownership(
             session=session, server_id=server_id, new_owner_id=user_id
@@ -195,10 +193,8 @@ async def transfer_ownership(
 async def remove_member(
     *, session: AsyncSession, server_id: int, user_id: int
 ) -> MembershipRow | None:
-    """Remove a member (leave or kick); returns the removed membership, None if not a member.
-
-    Raises OwnerCannotLeave for the owner, who must transfer ownership first.
-    """
+    """Remove a member (leave or kick); returns the membership, None if not a member."""
+    # The owner cannot leave or be kicked (OwnerCannotLeave) without a transfer first.
     membership = await get_membership(session=session, server_id=server_id, user_id=user_id)
     if membership is None:
         return None

@@ -97,11 +97,9 @@ async def delete_message(*, session: AsyncSession, message_id: int) -> MessageRo
 async def list_messages_before(
     *, session: AsyncSession, channel_id: int, before: int | None, limit: int
 ) -> MessagePage:
-    """The newest `limit` messages older than `before` (or the newest overall), oldest first.
-
-    `next_cursor` is the `before` of the previous page: the oldest id returned, or None
-    when the page reaches the channel's first message.
-    """
+    """The newest `limit` messages older than `before` (None: newest overall), oldest first."""
+    # next_cursor is the `before` of the previous page: the oldest id returned, or None
+    # when this page reaches the channel's first message.
     _check_limit(limit)
     stmt = _authored().where(col(MessageRow.channel_id) == channel_id)
     if before is not None:
@@ -118,11 +116,9 @@ async def list_messages_before(
 async def list_messages_after(
     *, session: AsyncSession, channel_id: int, after: int, limit: int
 ) -> MessagePage:
-    """The oldest `limit` messages newer than `after`, oldest first.
-
-    `next_cursor` is the `after` of the next page: the newest id returned, or None when
-    the page reaches the channel's newest message.
-    """
+    """The oldest `limit` messages newer than `after`, oldest first."""
+    # next_cursor is the `after` of the next page: the newest id returned, or None when
+    # this page reaches the channel's newest message.
     _check_limit(limit)
     result = await session.execute(
         _authored()

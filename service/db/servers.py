@@ -153,10 +153,8 @@ async def join_server(
     code: str | None = None,
     now: datetime | None = None,
 ) -> MembershipRow:
-    """Join a public server, or a private one with an invite code for it.
-
-    Raises ServerNotFound, AlreadyMember, InviteRequired, InviteNotFound, InviteExpired.
-    """
+    """Join a public server, or a private one with an invite code for it."""
+    # Raises ServerNotFound, AlreadyMember, InviteRequired, InviteNotFound, InviteExpired.
     server = await session.get(ServerRow, server_id)
     if server is None:
         raise ServerNotFound(server_id)
@@ -172,11 +170,8 @@ async def join_server(
 
 
 async def delete_server(*, session: AsyncSession, server_id: int) -> list[int]:
-    """Delete a server and, by cascade, its channels, messages, memberships and invites.
-
-    Returns the ids of the deleted channels (their socket rooms must be emptied);
-    raises ServerNotFound.
-    """
+    """Delete a server and its channels, messages, memberships, invites; returns channel ids."""
+    # The channel ids are for emptying their socket rooms; the cascade is the database's.
     channel_ids = list(
         (
             await session.scalars(

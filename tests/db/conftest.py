@@ -124,7 +124,9 @@ async def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: P
 
 
 @pytest.fixture
-def empty_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def empty_database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
     """A database of the current backend that has never been migrated."""
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/empty.db"

@@ -28,9 +28,7 @@ from .factories import general_channel_id, make_server, make_user
 pytestmark = pytest.mark.anyio
 
 
-async def _count(
-    session: AsyncSession, model: type[TableBase], *where: ColumnElement[bool]
-) -> int:
+async def _count(session: AsyncSession, model: type[TableBase], *where: ColumnElement[bool]) -> int:
     """Rows of a table matching the conditions."""
     stmt = select(func.count()).select_from(model).where(*where)
     return int((await session.execute(stmt)).scalar_one())

@@ -24,7 +24,7 @@ async def test_emails_are_stored_lower_cased_and_unique_whatever_their_case(
         session=session, username="ann", email="  Ann@Example.TEST ", password_hash="h"
     )
 
-    with pytest.raises(EmailTaken, match="'ann@example.test'"):
+    with pytest.raises(EmailTaken, match=r"'ann@example\.test'"):
         await create_user(
             session=session, username="imposter", email="ANN@example.test", password_hash="h"
         )

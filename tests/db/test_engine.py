@@ -52,10 +52,14 @@ async def test_session_scope_commits_on_success_and_rolls_back_on_error(
 ) -> None:
     async with session_scope(sessionmaker) as session:
         kept = await make_user(session, "kept")
-    with pytest.raises(RuntimeError, match="boom"):
+
+    async def fail_halfway() -> None:
         async with session_scope(sessionmaker) as session:
             await make_user(session, "lost")
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await fail_halfway()
 
     async with sessionmaker() as session:
         names = (await session.scalars(select(col(UserRow.username)))).all()

@@ -51,7 +51,9 @@ async def test_pages_before_walk_back_from_the_newest_oldest_first_in_each_page(
 ) -> None:
     channel_id, ids = await _channel_with_messages(session, 7)
 
-    newest = await list_messages_before(session=session, channel_id=channel_id, before=None, limit=3)
+    newest = await list_messages_before(
+        session=session, channel_id=channel_id, before=None, limit=3
+    )
     middle = await list_messages_before(
         session=session, channel_id=channel_id, before=newest.next_cursor, limit=3
     )
@@ -130,7 +132,7 @@ async def test_a_page_size_below_one_is_refused(session: AsyncSession) -> None:
 
 
 async def test_editing_changes_content_and_updated_at_only(session: AsyncSession) -> None:
-    channel_id, [message_id] = await _channel_with_messages(session, 1)
+    _, [message_id] = await _channel_with_messages(session, 1)
     before = await get_message(session=session, message_id=message_id)
     assert before is not None
     created_at = before.created_at

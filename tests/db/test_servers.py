@@ -71,7 +71,10 @@ async def test_visible_servers_are_public_ones_and_the_users_own_with_role_and_c
         (public.id, "member", 2),
         (bob_private.id, "owner", 1),
     ]
-    assert await get_visible_server(session=session, server_id=alice_private.id, user_id=bob.id) is None
+    assert (
+        await get_visible_server(session=session, server_id=alice_private.id, user_id=bob.id)
+        is None
+    )
     view = await get_visible_server(session=session, server_id=public.id, user_id=alice.id)
     assert view is not None
     assert (view.role, view.member_count) == ("owner", 2)

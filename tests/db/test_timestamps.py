@@ -62,4 +62,3 @@ async def test_stored_timestamps_come_back_aware_utc_truncated_to_milliseconds(
     assert stored.created_at.utcoffset() == timedelta(0)
     assert to_wire_timestamp(stored.created_at) == "2026-02-02T12:00:00.987Z"
     assert to_wire_timestamp(stored.created_at) == to_wire_timestamp(written)
-

@@ -1,0 +1,117 @@
+"""Login throttling per account and per address, with a Retry-After."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.auth.throttle import InMemorySlidingWindow, LoginThrottle
+from service.errors import RateLimited
+from service.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+
+class Clock:
+    """A hand-wound monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_an_account_is_blocked_after_n_failures_with_a_retry_after() -> None:
+    clock = Clock()
+    throttle = LoginThrottle.in_memory(max_failures=3, window_seconds=60, clock=clock)
+
+    for _ in range(3):
+        await throttle.check(email="ann@example.test", address="10.0.0.1")
+        await throttle.record_failure(email="ann@example.test", address="10.0.0.1")
+        clock.now += 10
+
+    with pytest.raises(RateLimited) as blocked:
+        await throttle.check(email="ANN@example.test", address="10.0.0.2")
+    # The first failure (at t=1000) leaves the window at t=1060; it is now t=1030.
+    assert blocked.value.retry_after_seconds == pytest.approx(30)
+    assert blocked.value.headers == {"Retry-After": "30"}
+    assert blocked.value.http_status == 429
+    assert blocked.value.code == "E_RATE_LIMITED"
+    assert blocked.value.socket_extra() == {"retryAfterMs": 30000}
+    # Another account from the same address is still fine.
+    await throttle.check(email="bob@example.test", address="10.0.0.1")
+
+    clock.now += 30
+    await throttle.check(email="ann@example.test", address="10.0.0.1")
+
+
+async def test_a_success_clears_the_account_but_not_the_address() -> None:
+    clock = Clock()
+    throttle = LoginThrottle.in_memory(
+        max_failures=2, window_seconds=60, address_max_failures=3, clock=clock
+    )
+    await throttle.record_failure(email="ann@example.test", address="10.0.0.1")
+    await throttle.record_failure(email="ann@example.test", address="10.0.0.1")
+
+    await throttle.record_success(email="ann@example.test")
+
+    await throttle.check(email="ann@example.test", address=None)
+    await throttle.record_failure(email="zed@example.test", address="10.0.0.1")
+    with pytest.raises(RateLimited):
+        await throttle.check(email="new@example.test", address="10.0.0.1")
+
+
+async def test_an_address_spraying_many_accounts_is_blocked() -> None:
+    clock = Clock()
+    throttle = LoginThrottle.in_memory(max_failures=5, window_seconds=300, clock=clock)
+
+    for n in range(20):
+        await throttle.check(email=f"user{n}@example.test", address="203.0.113.9")
+        await throttle.record_failure(email=f"user{n}@example.test", address="203.0.113.9")
+
+    with pytest.raises(RateLimited):
+        await throttle.check(email="user99@example.test", address="203.0.113.9")
+    await throttle.check(email="user99@example.test", address="198.51.100.1")
+
+
+async def test_the_settings_decide_the_limit_and_window() -> None:
+    clock = Clock()
+    throttle = LoginThrottle.from_settings(
+        Settings(login_max_failures=1, login_window_seconds=5), clock=clock
+    )
+    await throttle.record_failure(email="ann@example.test", address="10.0.0.1")
+
+    with pytest.raises(RateLimited) as blocked:
+        await throttle.check(email="ann@example.test", address="10.0.0.1")
+    assert blocked.value.retry_after_ms == 5000
+
+
+async def test_acquire_admits_up_to_the_limit_per_window_then_says_how_long_to_wait() -> None:
+    clock = Clock()
+    window = InMemorySlidingWindow(limit=2, window_seconds=10, clock=clock)
+
+    assert await window.acquire("user:1") is None
+    clock.now += 4
+    assert await window.acquire("user:1") is None
+    assert await window.acquire("user:1") == pytest.approx(6)
+    assert await window.acquire("user:2") is None
+    clock.now += 6
+    assert await window.acquire("user:1") is None
+    await window.reset("user:1")
+    assert await window.retry_after("user:1") is None
+
+
+async def test_memory_stays_bounded_by_evicting_the_least_recent_keys() -> None:
+    window = InMemorySlidingWindow(limit=1, window_seconds=60, clock=Clock(), max_keys=3)
+
+    for key in ("a", "b", "c", "d"):
+        await window.hit(key)
+
+    assert await window.retry_after("a") is None
+    assert await window.retry_after("d") is not None
+
+
+def test_retry_after_rounds_up_to_whole_seconds_and_never_says_zero() -> None:
+    assert RateLimited(0.2).headers["Retry-After"] == "1"
+    assert RateLimited(1.01).headers["Retry-After"] == "2"
+    assert RateLimited(0.2).retry_after_ms == 200
