@@ -69,6 +69,15 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The docs site for client teams into site/; refreshes service/static/asyncapi.html."""
+    session.env["PUPPETEER_SKIP_DOWNLOAD"] = "1"  # the HTML template never needs a browser
+    install(session)
+    npm_ci(session)
+    session.run("python", "tools/build_docs.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def serve(session: nox.Session) -> None:
     """Run Zizany on http://localhost:4000 (embedded SQLite in ./data unless configured)."""
     install(session)
