@@ -1,0 +1,90 @@
+"""Rows → REST wire models: what a client receives, built field by field from rows.
+
+The message, channel and server-info objects come from `service.wire` (the shapes the
+socket events carry) and are re-validated as the REST models of the same schema, so a
+REST answer and the matching socket event are one object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from generated.rest import models as rest
+from service.db.memberships import Member
+from service.db.messages import AuthoredMessage
+from service.db.servers import ServerView
+from service.db.tables import ChannelRow, InviteRow, ServerRow, UserRow, as_role
+from service.db.timestamps import to_wire_timestamp
+from service.wire import channel_out, message_out
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def as_rest(model: BaseModel, rest_class: type[ModelT]) -> ModelT:
+    """The same object as the REST model of the same schema (the socket models are twins)."""
+    return rest_class.model_validate(model.model_dump())
+
+
+def user_out(row: UserRow) -> rest.User:
+    """The signed-in user, with the private fields only /api/auth/* shows."""
+    return rest.User(
+        id=row.id,
+        username=row.username,
+        email=row.email,
+        thumbnail=row.thumbnail,
+        created_at=to_wire_timestamp(row.created_at),
+    )
+
+
+def server_out(view: ServerView, *, online_count: int) -> rest.Server:
+    """A server as the caller sees it (role and counts are the caller's)."""
+    row: ServerRow = view.server
+    return rest.Server(
+        id=row.id,
+        name=row.name,
+        thumbnail=row.thumbnail,
+        banner=row.banner,
+        is_public=row.is_public,
+        owner_id=row.owner_id,
+        member_count=view.member_count,
+        online_count=online_count,
+        role=view.role,
+        created_at=to_wire_timestamp(row.created_at),
+        updated_at=to_wire_timestamp(row.updated_at),
+    )
+
+
+def member_out(member: Member, *, online: Collection[int]) -> rest.Member:
+    """A membership with the member's public profile and whether they are online."""
+    return rest.Member(
+        user=rest.MemberUser(
+            id=member.user.id, username=member.user.username, thumbnail=member.user.thumbnail
+        ),
+        role=as_role(member.membership.role),
+        joined_at=to_wire_timestamp(member.membership.joined_at),
+        online=member.user.id in online,
+    )
+
+
+def invite_out(row: InviteRow) -> rest.Invite:
+    """An invite code with its limits and use count."""
+    return rest.Invite(
+        code=row.code,
+        server_id=row.server_id,
+        expires_at=to_wire_timestamp(row.expires_at) if row.expires_at is not None else None,
+        max_uses=row.max_uses,
+        uses=row.uses,
+    )
+
+
+def rest_channel(row: ChannelRow) -> rest.Channel:
+    """The channel object (the `channel:created` / `channel:updated` payload)."""
+    return as_rest(channel_out(row), rest.Channel)
+
+
+def rest_message(item: AuthoredMessage) -> rest.Message:
+    """The message object (the `message:new` / `message:updated` payload)."""
+    return as_rest(message_out(item), rest.Message)
