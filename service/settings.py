@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65536, gt=0)
     strict_emits: bool = False
     validate_emits: bool = True
+    # Several processes (issue 6): a Redis key prefix per deployment, a stable id per process.
+    redis_prefix: str = Field(default="zizany", pattern=r"^[^\s|]+$")
+    instance_id: str | None = Field(default=None, pattern=r"^[^|]+$")
+    presence_lease_seconds: float = Field(default=15.0, gt=0)
+    presence_refresh_seconds: float = Field(default=5.0, gt=0)
+    presence_sweep_seconds: float = Field(default=5.0, gt=0)
     log_level: LogLevel = "INFO"
 
     @field_validator("allowed_origins", mode="before")

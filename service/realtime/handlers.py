@@ -106,7 +106,7 @@ class ZizanyHandlers(SocketHandlers[Principal]):
         """Only from a socket in the channel's room; announced on a change of state."""
         self._require_in_channel_room(ctx, payload.channelId)
         p = ctx.principal
-        change = self.rt.typing.start(payload.channelId, p.user_id, p.username, ctx.sid)
+        change = await self.rt.typing.start(payload.channelId, p.user_id, p.username, ctx.sid)
         if change is not None:
             await self.rt.announce_typing(change)
         return TypingStartOk(ok=True, channelId=payload.channelId)
@@ -114,7 +114,7 @@ class ZizanyHandlers(SocketHandlers[Principal]):
     async def on_typing_stop(self, ctx: Ctx, payload: TypingStop) -> TypingStopOk:
         """Only from a socket in the channel's room; announced on a change of state."""
         self._require_in_channel_room(ctx, payload.channelId)
-        change = self.rt.typing.stop(payload.channelId, ctx.principal.user_id, ctx.sid)
+        change = await self.rt.typing.stop(payload.channelId, ctx.principal.user_id, ctx.sid)
         if change is not None:
             await self.rt.announce_typing(change)
         return TypingStopOk(ok=True, channelId=payload.channelId)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 import orjson
 import socketio
@@ -28,12 +29,12 @@ from generated.realtime.rooms import channel_room, parse_channel_room, server_ro
 from generated.realtime.router import bind
 from generated.realtime.runtime import SocketId
 from service.auth.sessions import Principal
-from service.auth.throttle import InMemorySlidingWindow, SlidingWindowCounter
+from service.auth.throttle import InMemorySlidingWindow, LoginThrottle, SlidingWindowCounter
 from service.db import channels, memberships, messages
 from service.errors import ChannelNotFound, Forbidden, RateLimited
 from service.realtime.handlers import ZizanyHandlers
 from service.realtime.presence import InMemoryPresence, Presence
-from service.realtime.typing_state import Change, TypingTracker
+from service.realtime.typing_state import Change, TypingStore, TypingTracker
 from service.settings import Settings
 from service.wire import message_out
 
@@ -54,8 +55,34 @@ class OrjsonJSON:
         return orjson.loads(data)
 
 
+class Backplane(Protocol):
+    """What ties several processes together (service.realtime.scaleout, on Redis)."""
+
+    async def start(self, rt: Realtime) -> None:
+        """Start the shared state's background work; called once, before serving."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop it and release this process's share of the state; called at shutdown."""
+        ...
+
+    async def publish(self, op: dict[str, Any]) -> None:
+        """Send a control operation to the other processes (they `apply_control` it)."""
+        ...
+
+    def counters(self) -> dict[str, int]:
+        """Counts worth watching (e.g. broadcasts that could not be published)."""
+        ...
+
+
 class Realtime:
-    """Owns the AsyncServer, the generated emitter and router, presence and typing state."""
+    """Owns the AsyncServer, the generated emitter and router, presence and typing state.
+
+    On one process everything is in memory. With a `backplane` (several processes), emits
+    fan out through the `client_manager`, presence, typing and rate limits live in the
+    shared stores, and what concerns sockets of other processes (revocation, logout)
+    travels as control operations that every process applies to its own sockets.
+    """
 
     def __init__(
         self,
@@ -66,6 +93,9 @@ class Realtime:
         presence: Presence | None = None,
         message_rate: SlidingWindowCounter | None = None,
         client_manager: socketio.AsyncManager | None = None,
+        typing_store: TypingStore | None = None,
+        login_throttle: LoginThrottle | None = None,
+        backplane: Backplane | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
@@ -84,19 +114,48 @@ class Realtime:
         )
         self.emitter.registry.compile_all()
         self.presence: Presence = presence or InMemoryPresence()
-        self.typing = TypingTracker(settings.typing_timeout_seconds, self.announce_typing)
+        self.typing = TypingTracker(
+            settings.typing_timeout_seconds, self.announce_typing, typing_store
+        )
         self.message_rate: SlidingWindowCounter = message_rate or InMemorySlidingWindow(
             limit=settings.message_rate_limit,
             window_seconds=settings.message_rate_window_seconds,
         )
+        self.login_throttle = login_throttle or LoginThrottle.from_settings(settings)
+        self.backplane = backplane
         self._sids_by_session: dict[str, set[str]] = {}
         self._sids_by_user: dict[int, set[str]] = {}
         self.handlers = ZizanyHandlers(self)
         self.dispatcher = bind(self.sio, self.handlers, self.emitter)
 
-    def asgi(self, other_app: Callable[..., Any]) -> socketio.ASGIApp:
-        """One ASGI app: Socket.IO under /socket.io, everything else to `other_app`."""
-        return socketio.ASGIApp(self.sio, other_asgi_app=other_app, socketio_path="socket.io")
+    def asgi(self, other_app: Callable[..., Any]) -> RealtimeASGI:
+        """One ASGI app: Socket.IO under /socket.io, everything else to `other_app`.
+
+        `other_app`'s lifespan runs as before; the real-time side starts after its startup
+        and stops before its shutdown (the database is still there for the goodbyes).
+        """
+        inner = socketio.ASGIApp(self.sio, other_asgi_app=other_app, socketio_path="socket.io")
+        return RealtimeASGI(self, inner, other_app)
+
+    async def start(self) -> None:
+        """Start the client manager (the pub/sub listener) and the backplane, before serving."""
+        if not self.sio.manager_initialized:
+            self.sio.manager_initialized = True
+            self.sio.manager.initialize()
+        if self.backplane is not None:
+            await self.backplane.start(self)
+
+    async def stop(self) -> None:
+        """Stop the backplane (this process's leases go, its users' presence follows)."""
+        if self.backplane is not None:
+            await self.backplane.stop()
+
+    def counters(self) -> dict[str, int]:
+        """Counts for health and metrics: rejected emits, unpublished broadcasts, ..."""
+        counts = {f"emit_rejected:{key}": value for key, value in self.emitter.rejected.items()}
+        if self.backplane is not None:
+            counts.update(self.backplane.counters())
+        return counts
 
     # ---- socket life cycle ---------------------------------------------------------------
 
@@ -109,17 +168,31 @@ class Realtime:
 
     async def socket_disconnected(self, sid: SocketId, principal: Principal) -> None:
         """End the socket's typing; a user's last socket takes them offline."""
-        for change in self.typing.drop_socket(sid):
-            await self.announce_typing(change)
         _discard(self._sids_by_session, principal.session_id, sid)
         _discard(self._sids_by_user, principal.user_id, sid)
+        try:
+            for change in await self.typing.drop_socket(sid):
+                await self.announce_typing(change)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Presence must still follow; a shared typing entry expires by itself.
+            log.exception("ending the typing of socket %s failed", sid)
         if await self.presence.disconnect(principal.user_id, sid):
             await self._announce_presence_of(principal.user_id)
 
     async def _announce_presence_of(self, user_id: int) -> None:
+        await self.announce_presence_of([user_id])
+
+    async def announce_presence_of(self, user_ids: Iterable[int]) -> None:
+        """`presence:update` to every server room of these users (each room once)."""
+        server_ids: set[int] = set()
         async with self.sessionmaker() as session:
-            server_ids = await memberships.list_server_ids_of_user(session=session, user_id=user_id)
-        for server_id in server_ids:
+            for user_id in set(user_ids):
+                server_ids.update(
+                    await memberships.list_server_ids_of_user(session=session, user_id=user_id)
+                )
+        for server_id in sorted(server_ids):
             await self.announce_presence(server_id)
 
     async def announce_presence(self, server_id: int) -> None:
@@ -148,7 +221,7 @@ class Realtime:
     async def leave_channel_room(self, sid: str, channel_id: int) -> None:
         """Take a socket out of a channel room, ending its typing there."""
         await self.sio.leave_room(sid, channel_room(channel_id))
-        for change in self.typing.drop_socket(sid, channel_id):
+        for change in await self.typing.drop_socket(sid, channel_id):
             await self.announce_typing(change)
 
     # ---- messages ------------------------------------------------------------------------
@@ -203,16 +276,30 @@ class Realtime:
         payload = ServerMemberLeft(serverId=server_id, userId=user_id, username=username)
         await self.emitter.server_member_left(server_room(server_id), payload)
         async with self.sessionmaker() as session:
-            channel_ids = {
+            channel_ids = sorted(
                 c.id for c in await channels.list_channels(session=session, server_id=server_id)
+            )
+        await self._revoke_locally(server_id, user_id, channel_ids)
+        # The user's sockets on other processes: each process takes its own out of the rooms.
+        await self._control(
+            {
+                "op": "member_left",
+                "server_id": server_id,
+                "user_id": user_id,
+                "channel_ids": channel_ids,
             }
+        )
+        await self.announce_presence(server_id)
+
+    async def _revoke_locally(self, server_id: int, user_id: int, channel_ids: list[int]) -> None:
+        """Take this process's sockets of the user out of the server's and channels' rooms."""
+        wanted = set(channel_ids)
         for sid in list(self._sids_by_user.get(user_id, ())):
             await self.sio.leave_room(sid, server_room(server_id))
             for room in list(self.sio.rooms(sid)):
                 channel_id = parse_channel_room(room)
-                if channel_id is not None and channel_id in channel_ids:
+                if channel_id is not None and channel_id in wanted:
                     await self.leave_channel_room(sid, channel_id)
-        await self.announce_presence(server_id)
 
     async def member_updated(self, *, server_id: int, user_id: int, role: str) -> None:
         """`server:member_updated` to the server room."""
@@ -228,10 +315,11 @@ class Realtime:
     async def server_deleted(self, *, server_id: int, channel_ids: list[int]) -> None:
         """`server:deleted`, then every socket leaves the server's and its channels' rooms."""
         await self.emitter.server_deleted(server_room(server_id), ServerDeleted(serverId=server_id))
-        await self.sio.close_room(server_room(server_id))
+        await self.sio.close_room(server_room(server_id))  # in every process (client manager)
         for channel_id in channel_ids:
-            self.typing.drop_channel(channel_id)
+            await self.typing.drop_channel(channel_id)
             await self.sio.close_room(channel_room(channel_id))
+        await self._control({"op": "channels_gone", "channel_ids": list(channel_ids)})
 
     async def channel_created(self, channel: Channel) -> None:
         """`channel:created` to the server room."""
@@ -245,17 +333,81 @@ class Realtime:
         """`channel:deleted` to the server room, then every socket leaves the channel room."""
         payload = ChannelDeleted(channelId=channel_id, serverId=server_id)
         await self.emitter.channel_deleted(server_room(server_id), payload)
-        self.typing.drop_channel(channel_id)
-        await self.sio.close_room(channel_room(channel_id))
+        await self.typing.drop_channel(channel_id)
+        await self.sio.close_room(channel_room(channel_id))  # in every process (client manager)
+        await self._control({"op": "channels_gone", "channel_ids": [channel_id]})
 
     async def session_ended(self, session_id: str) -> None:
         """Disconnect every socket authenticated with that session (logout)."""
+        await self._end_session_locally(session_id)
+        await self._control({"op": "session_ended", "session_id": session_id})
+
+    async def _end_session_locally(self, session_id: str) -> None:
         for sid in list(self._sids_by_session.get(session_id, ())):
             await self.sio.disconnect(sid)
 
     async def online_user_ids(self, user_ids: list[int]) -> set[int]:
         """Which of these users have at least one connected socket."""
         return await self.presence.online(user_ids)
+
+    # ---- control operations between processes ----------------------------------------------
+
+    async def _control(self, op: dict[str, Any]) -> None:
+        """Tell the other processes (if any) to apply `op` to their sockets."""
+        if self.backplane is not None:
+            await self.backplane.publish(op)
+
+    async def apply_control(self, op: Mapping[str, Any]) -> None:
+        """Apply another process's control operation to this process's sockets."""
+        kind = op.get("op")
+        if kind == "member_left":
+            channel_ids = [int(c) for c in op["channel_ids"]]
+            await self._revoke_locally(int(op["server_id"]), int(op["user_id"]), channel_ids)
+        elif kind == "session_ended":
+            await self._end_session_locally(str(op["session_id"]))
+        elif kind == "channels_gone":
+            for channel_id in op["channel_ids"]:
+                await self.typing.drop_channel(int(channel_id), shared=False)
+        else:
+            log.warning("unknown control operation %r ignored", kind)
+
+
+class RealtimeASGI:
+    """The Socket.IO ASGI app, with the real-time side started and stopped by the lifespan."""
+
+    def __init__(
+        self, rt: Realtime, inner: Callable[..., Any], other_app: Callable[..., Any]
+    ) -> None:
+        self.rt = rt
+        self.inner = inner
+        self.other_app = other_app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Socket.IO and `other_app` as before; the lifespan also starts/stops `rt`."""
+        if scope["type"] != "lifespan":
+            await self.inner(scope, receive, send)
+            return
+
+        async def lifespan_send(message: Mapping[str, Any]) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                try:
+                    await self.rt.start()
+                except Exception as exc:
+                    log.exception("the real-time side did not start")
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+            await send(message)
+
+        async def lifespan_receive() -> Any:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                try:
+                    await self.rt.stop()
+                except Exception:
+                    log.exception("the real-time side did not stop cleanly")
+            return message
+
+        await self.other_app(scope, lifespan_receive, lifespan_send)
 
 
 def _discard(index: dict[Any, set[str]], key: Any, sid: str) -> None:
@@ -269,5 +421,9 @@ def _discard(index: dict[Any, set[str]], key: Any, sid: str) -> None:
 def create_realtime(
     *, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], secret: str
 ) -> Realtime:
-    """The real-time side for one process (in-process presence on the embedded default)."""
+    """The real-time side: in-process by default, shared through Redis when it is configured."""
+    if settings.redis_url is not None:
+        from service.realtime.scaleout import create_scaled_realtime
+
+        return create_scaled_realtime(settings=settings, sessionmaker=sessionmaker, secret=secret)
     return Realtime(settings=settings, sessionmaker=sessionmaker, secret=secret)

@@ -1,0 +1,178 @@
+"""Running Zizany: one process, or `workers` processes sharing one port (needs Redis).
+
+With several workers the parent binds the port once and hands the listening socket to
+each worker (spawned, not forked), then watches them: a worker that dies is started
+again under the same identity (`{instance}/w{n}`), so it clears the presence leases of
+its previous life at once instead of waiting for them to expire. The parent passes
+SIGINT/SIGTERM on as SIGTERM (graceful shutdown) and waits for the workers.
+
+Long-polling needs every request of a Socket.IO session to reach the same process:
+behind a load balancer, use sticky sessions (or WebSocket-only clients). Within one
+host the kernel spreads connections over the workers; a long-polling client can then
+land on another worker, so `--workers N` is for WebSocket clients, or put each worker
+on its own port behind a sticky load balancer instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from service.settings import Settings
+
+log = logging.getLogger("zizany.workers")
+
+AppFactory = Callable[[Settings], Any]
+GRACEFUL_SHUTDOWN_SECONDS = 30.0
+# A worker that dies sooner than this after starting is restarted only after this delay.
+RESTART_BACKOFF_SECONDS = 1.0
+
+
+def _default_factory(settings: Settings) -> Any:
+    from service.app import create_app
+
+    return create_app(settings)
+
+
+def base_instance_id(settings: Settings, port: int) -> str:
+    """The configured instance id (`ZIZANY_INSTANCE_ID`), else `host:port`."""
+    configured = getattr(settings, "instance_id", None) or os.environ.get("ZIZANY_INSTANCE_ID")
+    return str(configured) if configured else f"{socket.gethostname()}:{port}"
+
+
+def with_instance_id(settings: Settings, instance_id: str) -> Settings:
+    """The settings of a process known as `instance_id` (it names its presence leases)."""
+    os.environ["ZIZANY_INSTANCE_ID"] = instance_id
+    if "instance_id" in type(settings).model_fields:
+        return settings.model_copy(update={"instance_id": instance_id})
+    return settings
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int = 1,
+    app_factory: AppFactory = _default_factory,
+) -> int:
+    """Serve until stopped; the exit status. Several workers need `ZIZANY_REDIS_URL`."""
+    host = host or settings.host
+    port = port if port is not None else settings.port
+    if workers < 1:
+        print(f"zizany: --workers must be at least 1, got {workers!r}", file=sys.stderr)
+        return 2
+    if workers > 1 and settings.redis_url is None:
+        print(
+            "zizany: --workers needs ZIZANY_REDIS_URL: the processes share presence, "
+            "typing, rate limits and broadcasts through Redis",
+            file=sys.stderr,
+        )
+        return 2
+    instance = base_instance_id(settings, port)
+    if workers == 1:
+        _run_worker(settings, host, port, instance, None, app_factory)
+        return 0
+    return _supervise(settings, host, port, instance, workers, app_factory)
+
+
+def _config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        ws_per_message_deflate=False,
+        lifespan="on",
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_SECONDS),
+    )
+
+
+def _run_worker(
+    settings: Settings,
+    host: str,
+    port: int,
+    instance_id: str,
+    sock: socket.socket | None,
+    app_factory: AppFactory,
+) -> None:
+    """Build the app as `instance_id` and serve it (on `sock` when given)."""
+    settings = with_instance_id(settings, instance_id)
+    if sock is not None:  # a spawned worker: configure logging like the CLI does
+        logging.basicConfig(
+            level=settings.log_level,
+            format=f"%(asctime)s %(levelname)s [{instance_id}] %(name)s: %(message)s",
+        )
+    server = uvicorn.Server(_config(app_factory(settings), settings, host, port))
+    server.run(sockets=[sock] if sock is not None else None)
+
+
+def _supervise(
+    settings: Settings,
+    host: str,
+    port: int,
+    instance: str,
+    workers: int,
+    app_factory: AppFactory,
+) -> int:
+    """Bind once, spawn the workers, restart the ones that die, stop them on a signal."""
+    multiprocessing.allow_connection_pickling()
+    spawn = multiprocessing.get_context("spawn")
+    sock = _config(None, settings, host, port).bind_socket()
+    stopping = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+
+    def start(index: int) -> tuple[BaseProcess, float]:
+        process = spawn.Process(
+            target=_run_worker,
+            args=(settings, host, port, f"{instance}/w{index}", sock, app_factory),
+            name=f"zizany-w{index}",
+        )
+        process.start()
+        log.info("worker %d started (pid %s) as %s/w%d", index, process.pid, instance, index)
+        return process, time.monotonic()
+
+    running = {index: start(index) for index in range(workers)}
+    log.info("serving on http://%s:%d with %d workers", host, port, workers)
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for index, (process, started) in list(running.items()):
+                if process.is_alive() or stopping:
+                    continue
+                log.error("worker %d (pid %s) exited with %s", index, process.pid, process.exitcode)
+                process.join()
+                if time.monotonic() - started < RESTART_BACKOFF_SECONDS:
+                    time.sleep(RESTART_BACKOFF_SECONDS)
+                running[index] = start(index)
+    finally:
+        for process, _ in running.values():
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn's graceful shutdown
+        deadline = time.monotonic() + GRACEFUL_SHUTDOWN_SECONDS + 5
+        for process, _ in running.values():
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+        sock.close()
+    return 0

@@ -1,0 +1,71 @@
+"""Redis for the scale-out tests: a client and a key prefix of its own, cleaned up after.
+
+The Redis server is this machine's (127.0.0.1:6379, or ZIZANY_TEST_REDIS_URL). When it is
+missing these tests skip locally and fail with CI=true. Tests that restart Redis or
+PostgreSQL are marked `restarts_services` and run after every other test of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from service.realtime.redis_common import connect_redis
+from tests.conftest import need
+
+REDIS_URL = os.environ.get("ZIZANY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker (pyproject lists the project-wide ones)."""
+    config.addinivalue_line(
+        "markers",
+        "restarts_services: restarts this machine's Redis or PostgreSQL; runs last",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart shared services run after all others (they disturb everyone)."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_services") is not None)
+
+
+def new_prefix() -> str:
+    """A key prefix no other test (or run) uses."""
+    return f"zizany-test-{uuid.uuid4().hex[:12]}"
+
+
+async def delete_prefix(redis: Redis, prefix: str) -> None:
+    """Delete every key under the prefix."""
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=500)]
+    if keys:
+        await redis.delete(*keys)
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """A client of the test Redis (skips locally when it is down, fails with CI=true)."""
+    client = connect_redis(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        need(False, f"Redis at {REDIS_URL} unavailable: {exc!r}")
+        raise
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def prefix(redis: Redis) -> AsyncIterator[str]:
+    """A fresh key prefix, deleted after the test."""
+    value = new_prefix()
+    try:
+        yield value
+    finally:
+        await delete_prefix(redis, value)

@@ -1,0 +1,263 @@
+"""Redis and PostgreSQL restarting under two live processes: both recover by themselves.
+
+These restart this machine's Redis and PostgreSQL, so they are marked `restarts_services`
+and run after every other test; each restarts the service again in a `finally`, even
+when it fails.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis as sync_redis
+
+from tests.api.support import expect
+from tests.conftest import need
+from tests.scaleout.cluster import (
+    FAST_PRESENCE,
+    Cluster,
+    Node,
+    People,
+    Sockets,
+    cluster,
+    cookie,
+    eventually,
+    join,
+)
+from tests.scaleout.conftest import REDIS_URL
+from tests.scaleout.test_cluster import server_with
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.restarts_services,
+]
+
+REDIS_START = [
+    "redis-server",
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "-::1",
+    "--port",
+    "6379",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+]
+
+
+def _redis_up() -> bool:
+    client = sync_redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        return bool(client.ping())
+    except sync_redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def stop_redis() -> None:
+    """Shut this machine's Redis down without saving (its data is gone)."""
+    subprocess.run(
+        ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"], check=False
+    )
+    deadline = time.monotonic() + 10
+    while _redis_up():
+        assert time.monotonic() < deadline, "Redis did not stop"
+        time.sleep(0.05)
+
+
+def start_redis() -> None:
+    """Start Redis as this machine runs it, unless it is up; wait until it answers."""
+    if _redis_up():
+        return
+    extra = []
+    if Path("/var/lib/redis").is_dir() and Path("/var/log/redis").is_dir():
+        extra = ["--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]
+    subprocess.run([*REDIS_START, *extra], check=True)
+    deadline = time.monotonic() + 20
+    while not _redis_up():
+        assert time.monotonic() < deadline, "Redis did not start"
+        time.sleep(0.05)
+
+
+def _pg_cluster() -> list[str]:
+    versions = sorted(path.name for path in Path("/etc/postgresql").iterdir())
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[0], "main"]
+
+
+def _postgres_up() -> bool:
+    done = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], check=False)
+    return done.returncode == 0
+
+
+def stop_postgres() -> None:
+    """Stop this machine's PostgreSQL (fast: open connections are cut)."""
+    subprocess.run([*_pg_cluster(), "stop", "-m", "fast"], check=True)
+
+
+def start_postgres() -> None:
+    """Start PostgreSQL unless it is up; wait until it accepts connections."""
+    if not _postgres_up():
+        subprocess.run([*_pg_cluster(), "start"], check=False)
+    deadline = time.monotonic() + 30
+    while not _postgres_up():
+        assert time.monotonic() < deadline, "PostgreSQL did not start"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Processes A and B (short presence leases)."""
+    need(shutil.which("redis-server") is not None, "redis-server is not installed here")
+    need(Path("/etc/postgresql").is_dir(), "no local PostgreSQL cluster to restart")
+    with cluster(tmp_path_factory.mktemp("restarts"), **FAST_PRESENCE) as made:
+        made.start("A", "B")
+        yield made
+
+
+@pytest.fixture
+def a(pair: Cluster) -> Node:
+    return pair.nodes["A"]
+
+
+@pytest.fixture
+def b(pair: Cluster) -> Node:
+    return pair.nodes["B"]
+
+
+@pytest.fixture
+async def people(a: Node) -> AsyncIterator[People]:
+    made = People(a.url)
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[Sockets]:
+    made = Sockets()
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+def subscribers(channel: str) -> int:
+    """How many processes listen on the pub/sub channel (0 while Redis is down)."""
+    client = sync_redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        counts = client.pubsub_numsub(channel)
+        return int(counts[0][1]) if counts else 0
+    except sync_redis.RedisError:
+        return 0
+    finally:
+        client.close()
+
+
+async def test_after_a_redis_restart_the_processes_reconnect_and_broadcasts_resume(
+    pair: Cluster, a: Node, b: Node, people: People, sockets: Sockets
+) -> None:
+    owner, member = await people.person("owner"), await people.person("member")
+    server_id, channel_id = await server_with(owner, member)
+    owner_a = await sockets.connect(a, cookie(owner))
+    member_b = await sockets.connect(b, cookie(member))
+    await join(owner_a, server_id, channel_id)
+    await join(member_b, server_id, channel_id)
+    channel = f"{pair.prefix}:socketio"
+    assert subscribers(channel) == 2
+
+    try:
+        stop_redis()
+        # Redis down: the request still works (PostgreSQL), A's own sockets get the event;
+        # the broadcast that could not be published is logged and counted.
+        during = expect(
+            await people.on(owner, a).post(
+                f"/api/channels/{channel_id}/messages", json={"content": "while Redis is down"}
+            ),
+            201,
+        )["message"]
+        assert (await owner_a.wait_for("message:new"))[-1] == during
+        assert re.search(r"broadcast NOT published .*message:new.*1 failed so far", a.log), a.log
+        health = await people.on(owner, a).get("/api/health")
+        assert health.status_code == 503 and health.json()["redis"] == "unavailable"
+    finally:
+        start_redis()
+
+    # Both processes resubscribe by themselves (no restart of theirs).
+    async def resubscribed() -> bool:
+        return subscribers(channel) == 2
+
+    await eventually(resubscribed, timeout=30)
+    ack = await member_b.call("message:create", {"channelId": channel_id, "content": "back"})
+    assert ack["ok"] is True
+    assert (await owner_a.wait_for("message:new", count=2))[-1] == ack["message"]
+    posted = expect(
+        await people.on(owner, a).post(
+            f"/api/channels/{channel_id}/messages", json={"content": "and from A"}
+        ),
+        201,
+    )["message"]
+    assert (await member_b.wait_for("message:new", count=2))[-1] == posted
+    await member_b.call("typing:start", {"channelId": channel_id})
+    assert (await owner_a.wait_for("typing:update"))[-1]["userId"] == member.id
+
+    # The leases Redis lost are written back by the next refresh: both online again.
+    async def both_online() -> bool:
+        response = await people.on(owner, a).get(f"/api/servers/{server_id}/members")
+        return response.status_code == 200 and all(m["online"] for m in response.json()["members"])
+
+    await eventually(both_online, timeout=10)
+
+    async def healthy() -> bool:
+        for node in (a, b):
+            if (await people.on(owner, node).get("/api/health")).status_code != 200:
+                return False
+        return True
+
+    await eventually(healthy, timeout=10, interval=0.5)
+
+
+async def test_during_a_postgresql_restart_requests_fail_with_503_and_then_recover(
+    a: Node, b: Node, people: People, sockets: Sockets
+) -> None:
+    owner = await people.person("owner")
+    server_id, channel_id = await server_with(owner)
+    owner_b = await sockets.connect(b, cookie(owner))
+    await join(owner_b, server_id, channel_id)
+
+    try:
+        stop_postgres()
+        for node in (a, b):
+            response = await people.on(owner, node).get(f"/api/servers/{server_id}")
+            expect(response, 503, "E_INTERNAL")
+            health = await people.on(owner, node).get("/api/health")
+            assert health.status_code == 503 and health.json()["database"] == "unavailable"
+        ack = await owner_b.call("message:create", {"channelId": channel_id, "content": "x"})
+        assert ack["ok"] is False and ack["code"] == "E_INTERNAL"
+        assert owner_b.sio.connected
+    finally:
+        start_postgres()
+
+    async def recovered() -> bool:
+        for node in (a, b):
+            response = await people.on(owner, node).get(f"/api/servers/{server_id}")
+            if response.status_code != 200:
+                return False
+        return True
+
+    await eventually(recovered, timeout=30, interval=0.5)
+    ack = await owner_b.call("message:create", {"channelId": channel_id, "content": "back"})
+    assert ack["ok"] is True
