@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import signal
 import socket
 import sys
@@ -47,16 +46,12 @@ def _default_factory(settings: Settings) -> Any:
 
 def base_instance_id(settings: Settings, port: int) -> str:
     """The configured instance id (`ZIZANY_INSTANCE_ID`), else `host:port`."""
-    configured = getattr(settings, "instance_id", None) or os.environ.get("ZIZANY_INSTANCE_ID")
-    return str(configured) if configured else f"{socket.gethostname()}:{port}"
+    return settings.instance_id or f"{socket.gethostname()}:{port}"
 
 
 def with_instance_id(settings: Settings, instance_id: str) -> Settings:
     """The settings of a process known as `instance_id` (it names its presence leases)."""
-    os.environ["ZIZANY_INSTANCE_ID"] = instance_id
-    if "instance_id" in type(settings).model_fields:
-        return settings.model_copy(update={"instance_id": instance_id})
-    return settings
+    return settings.model_copy(update={"instance_id": instance_id})
 
 
 def serve(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -48,14 +47,6 @@ MAX_RESUBSCRIBE_DELAY_SECONDS = 4.0
 OFFLINE_BOUND_SECONDS = 45.0
 
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-def _option(settings: Settings, name: str, env: str) -> str | None:
-    """A scale-out setting: the Settings field when it exists, else the environment."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(env)
-    return None if value is None else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +85,13 @@ class ScaleOutOptions:
         `ZIZANY_PRESENCE_{LEASE,REFRESH,SWEEP}_SECONDS`."""
         if settings.redis_url is None:
             raise ValueError("scale-out needs ZIZANY_REDIS_URL")
-        lease = _option(settings, "presence_lease_seconds", "ZIZANY_PRESENCE_LEASE_SECONDS")
-        refresh = _option(settings, "presence_refresh_seconds", "ZIZANY_PRESENCE_REFRESH_SECONDS")
-        sweep = _option(settings, "presence_sweep_seconds", "ZIZANY_PRESENCE_SWEEP_SECONDS")
-        instance = _option(settings, "instance_id", "ZIZANY_INSTANCE_ID")
         return cls(
             redis_url=settings.redis_url,
-            prefix=_option(settings, "redis_prefix", "ZIZANY_REDIS_PREFIX") or "zizany",
-            instance_id=instance or default_instance_id(port=settings.port),
-            lease_ttl=float(lease or 15.0),
-            refresh_interval=float(refresh or 5.0),
-            sweep_interval=float(sweep or 5.0),
+            prefix=settings.redis_prefix,
+            instance_id=settings.instance_id or default_instance_id(port=settings.port),
+            lease_ttl=settings.presence_lease_seconds,
+            refresh_interval=settings.presence_refresh_seconds,
+            sweep_interval=settings.presence_sweep_seconds,
         )
 
 
