@@ -145,6 +145,8 @@ def render_models(bundle: dict[str, Json]) -> str:
     )
     if not isinstance(text, str):
         raise TypeError("datamodel-code-generator returned several modules; expected one")
+    # The bundle's root only carries `$defs`; its empty model is noise.
+    text = text.replace("class Contract(BaseModel):\n    pass\n\n\n", "", 1)
     lines = text.splitlines()
     # Drop the tool's own banner (it names a temporary input); ours names the spec.
     while lines and (lines[0].startswith("#") or not lines[0].strip()):

@@ -8,10 +8,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, RootModel
 
 
-class Contract(BaseModel):
-    pass
-
-
 class Channel(BaseModel):
     """
     A text channel of a server.
