@@ -32,7 +32,7 @@ from tests.db.conftest import (
     postgres_url,
     run_in_fresh_loop,
 )
-from tests.scaleout.conftest import REDIS_URL, new_prefix
+from tests.scaleout.redis_env import REDIS_URL, new_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 60.0

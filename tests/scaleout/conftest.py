@@ -7,8 +7,6 @@ PostgreSQL are marked `restarts_services` and run after every other test of the 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,8 +14,8 @@ from redis.asyncio import Redis
 
 from service.realtime.redis_common import connect_redis
 from tests.conftest import need
-
-REDIS_URL = os.environ.get("ZIZANY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.scaleout.cluster import Cluster, Node, People, Sockets
+from tests.scaleout.redis_env import REDIS_URL, new_prefix
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,11 +29,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that restart shared services run after all others (they disturb everyone)."""
     items.sort(key=lambda item: item.get_closest_marker("restarts_services") is not None)
-
-
-def new_prefix() -> str:
-    """A key prefix no other test (or run) uses."""
-    return f"zizany-test-{uuid.uuid4().hex[:12]}"
 
 
 async def delete_prefix(redis: Redis, prefix: str) -> None:
@@ -69,3 +62,33 @@ async def prefix(redis: Redis) -> AsyncIterator[str]:
         yield value
     finally:
         await delete_prefix(redis, value)
+
+
+# Fixtures the two-process test modules share; a module that needs another `a` or
+# `people` (sigkill restarts its node, workers go through one port) defines its own.
+@pytest.fixture
+def a(pair: Cluster) -> Node:
+    return pair.nodes["A"]
+
+
+@pytest.fixture
+def b(pair: Cluster) -> Node:
+    return pair.nodes["B"]
+
+
+@pytest.fixture
+async def people(a: Node) -> AsyncIterator[People]:
+    made = People(a.url)
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[Sockets]:
+    made = Sockets()
+    try:
+        yield made
+    finally:
+        await made.close()

@@ -7,7 +7,7 @@ revocation, logout, and the shared rate limits.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -42,34 +42,6 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     ) as made:
         made.start("A", "B")
         yield made
-
-
-@pytest.fixture
-def a(pair: Cluster) -> Node:
-    return pair.nodes["A"]
-
-
-@pytest.fixture
-def b(pair: Cluster) -> Node:
-    return pair.nodes["B"]
-
-
-@pytest.fixture
-async def people(a: Node) -> AsyncIterator[People]:
-    made = People(a.url)
-    try:
-        yield made
-    finally:
-        await made.aclose()
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[Sockets]:
-    made = Sockets()
-    try:
-        yield made
-    finally:
-        await made.close()
 
 
 async def server_with(owner: Person, *members: Person) -> tuple[int, int]:

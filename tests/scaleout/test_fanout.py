@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from service.realtime.redis_common import connect_redis
 from service.realtime.scaleout import ZizanyRedisManager
 from tests.scaleout.cluster import eventually
-from tests.scaleout.conftest import REDIS_URL
+from tests.scaleout.redis_env import REDIS_URL
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 

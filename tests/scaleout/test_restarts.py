@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ from tests.scaleout.cluster import (
     eventually,
     join,
 )
-from tests.scaleout.conftest import REDIS_URL
+from tests.scaleout.redis_env import REDIS_URL
 from tests.scaleout.test_cluster import server_with
 
 pytestmark = [
@@ -125,34 +125,6 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with cluster(tmp_path_factory.mktemp("restarts"), **FAST_PRESENCE) as made:
         made.start("A", "B")
         yield made
-
-
-@pytest.fixture
-def a(pair: Cluster) -> Node:
-    return pair.nodes["A"]
-
-
-@pytest.fixture
-def b(pair: Cluster) -> Node:
-    return pair.nodes["B"]
-
-
-@pytest.fixture
-async def people(a: Node) -> AsyncIterator[People]:
-    made = People(a.url)
-    try:
-        yield made
-    finally:
-        await made.aclose()
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[Sockets]:
-    made = Sockets()
-    try:
-        yield made
-    finally:
-        await made.close()
 
 
 def subscribers(channel: str) -> int:

@@ -8,7 +8,7 @@ These run with the default lease timing (15 s leases, refreshed every 5 s, swept
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -40,24 +40,6 @@ def b(pair: Cluster) -> Node:
     if node.process is None or node.process.poll() is not None:
         node.start().wait_ready()
     return node
-
-
-@pytest.fixture
-async def people(a: Node) -> AsyncIterator[People]:
-    made = People(a.url)
-    try:
-        yield made
-    finally:
-        await made.aclose()
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[Sockets]:
-    made = Sockets()
-    try:
-        yield made
-    finally:
-        await made.close()
 
 
 async def test_a_killed_process_takes_its_users_offline_for_the_others_within_the_bound(

@@ -28,7 +28,7 @@ from tests.scaleout.cluster import (
     free_port,
     join,
 )
-from tests.scaleout.conftest import REDIS_URL
+from tests.scaleout.redis_env import REDIS_URL
 from tests.scaleout.test_cluster import server_with
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -50,15 +50,6 @@ async def people(workers: tuple[Cluster, Node]) -> AsyncIterator[People]:
         yield made
     finally:
         await made.aclose()
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[Sockets]:
-    made = Sockets()
-    try:
-        yield made
-    finally:
-        await made.close()
 
 
 def sockets_per_worker(prefix: str) -> dict[str, int]:
