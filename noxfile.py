@@ -83,3 +83,42 @@ def serve(session: nox.Session) -> None:
     install(session)
     args = session.posargs or ["--host", os.environ.get("ZIZANY_HOST", "127.0.0.1")]
     session.run("zizany", "serve", *args)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Load the demo data set (users with known passwords, servers, history) and print logins."""
+    install(session)
+    session.run("zizany", "demo")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks against a Node.js Socket.IO baseline (`./dev bench -- --quick`); not a test."""
+    session.install("-e", ".[client]", "matplotlib>=3.9", "py-spy>=0.4")
+    if shutil.which("npm") is None:
+        session.error("npm is required (Node.js >= 20): the baseline server is Node.js")
+    lock = ROOT / "bench" / "package-lock.json"
+    stamp = ROOT / "bench" / "node_modules" / ".package-lock.json"
+    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
+        session.run("npm", "ci", "--no-audit", "--no-fund", "--prefix", "bench", external=True)
+    session.run("python", "-m", "bench.run", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def conformance(session: nox.Session) -> None:
+    """The full contract-conformance run (a few minutes): sockets, state machine, schemathesis.
+
+    Starts a local server over a fresh SQLite file; `-- --seed N` picks another run.
+    """
+    install(session)
+    session.run("python", "-m", "conformance", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def compat(session: nox.Session) -> None:
+    """Compare spec/ with a git ref (`-- origin/main`); fails on breaks without a major bump."""
+    install(session)
+    if not session.posargs:
+        session.error("usage: nox -s compat -- <git ref>")
+    session.run("python", "-m", "conformance.compat", *session.posargs)

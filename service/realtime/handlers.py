@@ -123,7 +123,10 @@ class ZizanyHandlers(SocketHandlers[Principal]):
         """Rate-limit, check access, store, then broadcast the stored message."""
         await self.rt.check_message_rate(ctx.principal.user_id)
         message = await self.rt.store_message(
-            user_id=ctx.principal.user_id, channel_id=payload.channelId, content=payload.content
+            user_id=ctx.principal.user_id,
+            username=ctx.principal.username,
+            channel_id=payload.channelId,
+            content=payload.content,
         )
         await self.emit.message_new(channel_room(payload.channelId), message)
         return MessageCreateOk(ok=True, message=message)

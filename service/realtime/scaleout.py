@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth.throttle import LoginThrottle
+from service.realtime.fanout import DirectFanoutManager
 from service.realtime.redis_common import KEEPALIVE_OPTIONS, REDIS_ERRORS, connect_redis
 from service.realtime.redis_counters import (
     RedisSlidingWindow,
@@ -101,9 +102,10 @@ def default_instance_id(*, port: int | None) -> str:
     return f"{host}:{port}" if port is not None else host
 
 
-class ZizanyRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+class ZizanyRedisManager(socketio.AsyncRedisManager, DirectFanoutManager):  # type: ignore[misc]
     """python-socketio's Redis manager, plus: counted publish failures, control operations,
-    and a listener that resubscribes within seconds after Redis comes back."""
+    a listener that resubscribes within seconds after Redis comes back, and local delivery
+    without a task per recipient (DirectFanoutManager, below the pub/sub layer)."""
 
     # Set by python-socketio's `_redis_connect`: the listener's client and its pub/sub.
     redis: Any
