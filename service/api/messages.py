@@ -17,7 +17,7 @@ from generated.rest.models import (
     MessageUpdateRequest,
 )
 from service.api.access import MODERATORS, channel_for
-from service.api.body import strict
+from service.api.body import strict, trimmed
 from service.api.deps import Context, CurrentUser, SessionDep
 from service.api.params import ChannelId, Cursor, MessageId, PageLimit
 from service.api.views import as_rest, rest_message
@@ -84,7 +84,7 @@ async def create_message(
         session=session,
         channel_id=channel_id,
         user_id=principal.user_id,
-        content=body.content.strip(),
+        content=trimmed(body.content, "content"),
     )
     await session.commit()
     message = message_out(AuthoredMessage(message=row, username=principal.username))
@@ -107,7 +107,7 @@ async def update_message(
     if item.message.user_id != principal.user_id:
         raise Forbidden(f"only the author can edit message {message_id!r}")
     row = await messages_db.update_message(
-        session=session, message_id=message_id, content=body.content.strip()
+        session=session, message_id=message_id, content=trimmed(body.content, "content")
     )
     await session.commit()
     message = message_out(AuthoredMessage(message=row, username=item.username))

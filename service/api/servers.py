@@ -15,7 +15,7 @@ from generated.rest.models import (
     ServerUpdateRequest,
 )
 from service.api.access import OWNER, server_for, visible_server
-from service.api.body import no_json_null, strict
+from service.api.body import no_json_null, strict, trimmed
 from service.api.deps import Context, CurrentUser, SessionDep
 from service.api.online import server_out_online, servers_out
 from service.api.params import ServerId
@@ -54,7 +54,7 @@ async def create_server(
     row = await servers_db.create_server(
         session=session,
         owner_id=principal.user_id,
-        name=body.name.strip(),
+        name=trimmed(body.name, "name"),
         is_public=body.is_public,
         thumbnail=body.thumbnail,
         banner=body.banner,
@@ -195,7 +195,7 @@ def _server_changes(body: ServerUpdateRequest) -> _ServerChanges:
             ]
         )
     return _ServerChanges(
-        name=body.name.strip() if body.name is not None else UNSET,
+        name=trimmed(body.name, "name") if body.name is not None else UNSET,
         is_public=body.is_public if body.is_public is not None else UNSET,
         thumbnail=body.thumbnail if "thumbnail" in sent else UNSET,
         banner=body.banner if "banner" in sent else UNSET,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -89,8 +89,14 @@ async def delete_message(*, session: AsyncSession, message_id: int) -> MessageRo
     message = await session.get(MessageRow, message_id)
     if message is None:
         raise MessageNotFound(message_id)
-    await session.delete(message)
-    await session.flush()
+    # A row count, not session.delete: of two concurrent deletes only one may succeed
+    # (and broadcast message:deleted); the other finds nothing to delete.
+    result = await session.execute(
+        delete(MessageRow).where(col(MessageRow.id) == message_id).returning(col(MessageRow.id))
+    )
+    if result.first() is None:
+        raise MessageNotFound(message_id)
+    session.expunge(message)
     return message
 
 

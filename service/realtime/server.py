@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
@@ -52,8 +53,15 @@ class OrjsonJSON:
 
     @staticmethod
     def loads(data: str | bytes, **_: Any) -> Any:
-        """Decode."""
-        return orjson.loads(data)
+        """Decode; what orjson refuses (e.g. integers beyond 64 bits) goes to json.
+
+        A payload with such a number must reach validation (and get error:validation),
+        not be dropped as undecodable.
+        """
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return json.loads(data)
 
 
 class Backplane(Protocol):
@@ -299,12 +307,19 @@ class Realtime:
     async def _revoke_locally(self, server_id: int, user_id: int, channel_ids: list[int]) -> None:
         """Take this process's sockets of the user out of the server's and channels' rooms."""
         wanted = set(channel_ids)
+        left: list[tuple[str, int]] = []
         for sid in list(self._sids_by_user.get(user_id, ())):
             await self.sio.leave_room(sid, server_room(server_id))
             for room in list(self.sio.rooms(sid)):
                 channel_id = parse_channel_room(room)
                 if channel_id is not None and channel_id in wanted:
-                    await self.leave_channel_room(sid, channel_id)
+                    await self.sio.leave_room(sid, room)
+                    left.append((sid, channel_id))
+        # Only once every socket of the user is out: their "stopped typing" reaches the
+        # room, and none of their own other tabs any more.
+        for sid, channel_id in left:
+            for change in await self.typing.drop_socket(sid, channel_id):
+                await self.announce_typing(change)
 
     async def member_updated(self, *, server_id: int, user_id: int, role: str) -> None:
         """`server:member_updated` to the server room."""
