@@ -10,7 +10,9 @@ Scenarios: connections (ramp to N idle authenticated sockets in a server and a c
 room), fan-out (one sender, rooms of 10/100/1000 receivers; rate ladder until the
 sender→last-receiver p99 passes 100 ms), message:create (100 channels of 10 members, every
 member sending; ladder until p99 passes 200 ms) on SQLite and PostgreSQL, history (REST
-pages on a channel of 1,000,000 messages; Zizany only) and emit validation on/off.
+pages on a channel of 1,000,000 messages; Zizany only), emit validation on/off, and
+cluster (two Zizany processes on one PostgreSQL database and Redis: a sender on one, a
+room of receivers on the other; Zizany only).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 SECRET = "bench-secret-" + "k" * 40
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROFILE_DIR: Path | None = None
@@ -76,6 +79,7 @@ class Params:
     history_requests: int = 200
     validation_room: int = 100
     postgres: bool = True
+    cluster_room: int = 100  # receivers on process B; the ladder is fan-out's room-of-100 one
 
     @classmethod
     def make(cls, quick: bool) -> Params:
@@ -90,6 +94,7 @@ class Params:
                 connections=[500],
                 history_rows=100_000,
                 history_requests=100,
+                cluster_room=20,
             )
         return cls(
             quick=False,
@@ -123,6 +128,7 @@ class World:
     conn_server_of: dict[int, tuple[int, int]] = field(default_factory=dict)  # user -> ids
     history_channel: int = 0
     history_user: int = 1
+    cluster_channel: int = 0
 
 
 async def seed(url: str, params: Params) -> World:
@@ -201,6 +207,7 @@ async def seed(url: str, params: Params) -> World:
         world.fan_channel[size] = new_channel(fan_server)
     world.history_user = world.fan_sender
     world.history_channel = new_channel(fan_server)
+    world.cluster_channel = new_channel(fan_server)  # two processes on Redis
     # message:create: servers of 100 members, 10 channels each, 10 members per channel room.
     per_server = 10
     for _ in range(params.create_channels // per_server):
@@ -564,8 +571,18 @@ async def connect_all(
     return list(replies)
 
 
+class ServerPair:
+    """Several server processes measured as one (their CPU time summed)."""
+
+    def __init__(self, servers: Sequence[ServerProc]) -> None:
+        self.servers = list(servers)
+
+    def cpu_seconds(self) -> float:
+        return sum(s.cpu_seconds() for s in self.servers)
+
+
 async def run_step(
-    server: ServerProc,
+    server: ServerProc | ServerPair,
     senders: Sequence[tuple[Loadgen, dict[int, int]]],  # (gen, {sender key: channel})
     receivers: Sequence[Loadgen],
     rate: float,
@@ -812,6 +829,135 @@ def _brief(step: dict[str, Any]) -> str:
     )
 
 
+async def scenario_cluster(
+    pair: ServerPair, world: World, params: Params, ledger: Ledger, label: str, location: str
+) -> dict[str, Any]:
+    """One sender on process A, a room of receivers on process B; climb fan-out's ladder."""
+    a, b = pair.servers
+    size = params.cluster_room
+    channel = world.cluster_channel
+    receivers = world.fan_receivers[:size]
+    workers = 1 if size <= 100 else 2
+    rates = params.fanout_rates[100]
+    steps: list[dict[str, Any]] = []
+    accepted = 0
+    async with loadgens(workers + 1) as gens:
+        send_gen, recv_gens = gens[0], gens[1:]
+        specs = [{"key": u, "cookie": world.cookies[u], "channel": channel} for u in receivers]
+        await connect_all(recv_gens, b.url, split(specs, workers))
+        sender = world.fan_sender
+        await connect_all([send_gen], a.url, [[{"key": sender, "cookie": world.cookies[sender]}]])
+        await asyncio.sleep(0.5)  # let B's room subscriptions settle
+        for rate in rates:
+            step = await run_step(
+                pair,
+                [(send_gen, {sender: channel})],
+                recv_gens,
+                rate,
+                max(params.step_seconds, 12 / rate),
+            )
+            accepted += step["accepted"]
+            ok = ledger.check(f"{label} room {size} @ {rate:g}/s", step)
+            step["passed"] = bool(ok and step["p99_ms"] is not None and step["p99_ms"] < 100)
+            steps.append(step)
+            print(f"  {label} room {size} (A → B): {_brief(step)}", flush=True)
+            if _ladder_done(steps):
+                break
+    rows, distinct = await stored(location, [channel])
+    if rows != accepted or distinct != accepted:
+        ledger.problems.append(
+            f"{label} room {size}: {accepted} accepted, {rows} stored ({distinct} distinct)"
+        )
+    best = max((s for s in steps if s["passed"]), key=lambda s: s["deliveries_per_s"], default=None)
+    return {
+        "room": size,
+        "processes": 2,
+        "steps": steps,
+        "best": best,
+        "lowest": steps[0] if steps else None,
+        "stored_ok": rows == accepted == distinct,
+    }
+
+
+async def redis_reachable(url: str) -> str | None:
+    """None when Redis answers PING, else why not."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        return repr(exc)
+    finally:
+        await client.aclose()
+    return None
+
+
+async def redis_forget(url: str, prefix: str) -> int:
+    """Delete the run's keys (`{prefix}:*`, SCAN + DEL); how many."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    deleted = 0
+    try:
+        batch: list[bytes] = []
+        async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                deleted += int(await client.delete(*batch))
+                batch = []
+        if batch:
+            deleted += int(await client.delete(*batch))
+    finally:
+        await client.aclose()
+    return deleted
+
+
+async def bench_cluster(
+    results: dict[str, Any], dbs: Databases, params: Params, ledger: Ledger, workdir: Path
+) -> None:
+    """Two Zizany processes on one PostgreSQL database and Redis: cross-process delivery."""
+    label = "zizany-cluster"
+    if not params.postgres or dbs.pg_world is None:
+        print(f"== {label}: skipped (needs PostgreSQL; --no-postgres was given)", flush=True)
+        return
+    why = await redis_reachable(REDIS_URL)
+    if why is not None:
+        print(f"== {label}: skipped (Redis at {REDIS_URL} unreachable: {why})", flush=True)
+        return
+    print(f"== {label}", flush=True)
+    prefix = f"zb{os.getpid()}"
+    location, world = await dbs.copy("postgresql", "cluster")
+    env = {"ZIZANY_REDIS_URL": REDIS_URL, "ZIZANY_REDIS_PREFIX": prefix}
+    servers: list[ServerProc] = []
+    try:
+        for name in ("a", "b"):
+            servers.append(
+                ServerProc(
+                    "zizany",
+                    "postgresql",
+                    location,
+                    workdir,
+                    {**env, "ZIZANY_INSTANCE_ID": f"{prefix}-{name}"},
+                )
+            )
+        await asyncio.gather(*(s.ready() for s in servers))
+        if PROFILE_DIR is not None:
+            for name, s in zip(("cluster-a", "cluster-b"), servers, strict=True):
+                s.profiler = start_profiler(PROFILE_DIR, name, s.proc.pid)
+            await asyncio.sleep(1)
+        pair = ServerPair(servers)
+        out: dict[str, Any] = results.setdefault(label, {})
+        out["rss_idle_mb"] = [round(s.rss_bytes() / 2**20, 1) for s in servers]
+        out["cluster"] = await scenario_cluster(pair, world, params, ledger, label, location)
+    finally:
+        for s in servers:
+            s.stop()
+        with contextlib.suppress(Exception):
+            n = await redis_forget(REDIS_URL, prefix)
+            print(f"  {label}: deleted {n} Redis keys under {prefix}:", flush=True)
+
+
 # ---- the run ----------------------------------------------------------------------------------
 
 
@@ -989,6 +1135,25 @@ def summarize(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                 f"| history ({hist['rows']:,} rows) | {name} p99 ms | "
                 f"{_fmt(hist[name]['p99_ms'])} | – | – |"
             )
+    cl = results.get("zizany-cluster", {}).get("cluster")
+    if cl:
+        scn = f"cluster, 2 processes on Redis, room {cl['room']} (A → B)"
+        best, low = cl["best"] or {}, cl.get("lowest") or {}
+        figures: list[tuple[str, float | None]] = [
+            ("deliveries/s (p99<100ms)", best.get("deliveries_per_s")),
+            ("msg/s at that rate", best.get("messages_per_s")),
+            ("p50 ms at that rate", best.get("p50_ms")),
+            ("p99 ms at that rate", best.get("p99_ms")),
+            ("CPU-µs/delivery (both processes)", best.get("cpu_us_per_delivery")),
+        ]
+        if low:
+            figures += [
+                (f"p50 ms @ {low['rate']:g} msg/s", low.get("p50_ms")),
+                (f"p99 ms @ {low['rate']:g} msg/s", low.get("p99_ms")),
+            ]
+        for fig, value in figures:
+            ratios[f"{scn} · {fig}"] = None
+            lines.append(f"| {scn} | {fig} | {_fmt(value)} | n/a | n/a |")
     off = results.get("zizany-sqlite-novalidate", {}).get("fanout")
     on = next((f for f in z.get("fanout", []) if off and f["room"] == off[0]["room"]), None)
     if off and on:
@@ -1101,6 +1266,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 await bench_instance(
                     results, dbs, params, ledger, workdir, impl, backend, chosen, label, env
                 )
+        if only is None or "cluster" in only:
+            await bench_cluster(results, dbs, params, ledger, workdir)
     finally:
         await dbs.cleanup()
         if not args.keep:
@@ -1159,7 +1326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated scenarios: connections,fanout,create,history,fanout-validation",
+        help=(
+            "comma-separated scenarios: connections,fanout,create,history,fanout-validation,cluster"
+        ),
     )
     parser.add_argument("--profile", type=Path, help="py-spy every Zizany server into this dir")
     parser.add_argument(
