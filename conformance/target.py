@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from sqlalchemy import MetaData, select, text
@@ -110,7 +110,7 @@ class ServerThread:
         self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self.loop.close()
 
-    def start(self) -> None:
+    def start(self) -> Self:
         """Serve; returns once connections are accepted."""
         self._thread.start()
         deadline = time.monotonic() + 20
@@ -118,6 +118,7 @@ class ServerThread:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the server under test did not start")
             time.sleep(0.01)
+        return self
 
     @property
     def alive(self) -> bool:

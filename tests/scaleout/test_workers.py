@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -74,14 +75,22 @@ def worker_pid(node: Node, index: int) -> int:
 async def spread(
     made: Cluster, node: Node, sockets: Sockets, person: Person, server_id: int, channel_id: int
 ) -> list[RecordingClient]:
-    """Connect until both workers hold sockets (the kernel picks the worker)."""
-    clients = []
-    for _ in range(40):
+    """Connect until both workers hold sockets (the kernel picks the worker).
+
+    Connections go in concurrent batches: one at a time, the kernel tends to wake the same
+    idle worker for every accept, and a sequence of 40 has landed on one worker only.
+    """
+
+    async def one() -> RecordingClient:
         client = await sockets.connect(node, cookie(person))
         await join(client, server_id, channel_id)
-        clients.append(client)
+        return client
+
+    clients: list[RecordingClient] = []
+    for _ in range(15):
+        clients += await asyncio.gather(*(one() for _ in range(6)))
         counts = sockets_per_worker(made.prefix)
-        if len(clients) >= 4 and sorted(k for k, v in counts.items() if v) == ["W/w0", "W/w1"]:
+        if sorted(k for k, v in counts.items() if v) == ["W/w0", "W/w1"]:
             return clients
     raise AssertionError(f"the connections did not spread: {sockets_per_worker(made.prefix)}")
 
