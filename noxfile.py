@@ -52,11 +52,12 @@ def check(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (lint + format) and mypy --strict over service, codegen, generated and tests."""
+    """ruff (lint + format), mypy --strict, and the import layering (lint-imports)."""
     install(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)

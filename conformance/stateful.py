@@ -5,7 +5,8 @@ join and leave rooms, type, and send, edit and delete messages. Every step runs 
 the Harness, so everything the Observer checks holds after each one; the machine adds
 what only a model of the whole world can say:
 
-- a request is answered as the model predicts (members may join, others get E_FORBIDDEN;
+- a request is answered as the model predicts (members may join; a non-member gets
+  E_FORBIDDEN in a public server, and finds a private one's channels and messages missing;
   only the author edits; the author, an admin or the owner deletes; ...);
 - a socket of a non-member never receives a message of that server;
 - every accepted `message:create` is stored exactly once (REST history) and delivered
@@ -43,10 +44,16 @@ PRESENCE = "presence:update"
 MESSAGE_NEW = "message:new"
 TYPING = "typing:update"
 FORBIDDEN = "E_FORBIDDEN"
+CHANNEL_NOT_FOUND = "E_CHANNEL_NOT_FOUND"
 MESSAGE_NOT_FOUND = "E_MESSAGE_NOT_FOUND"
 RATE_LIMITED = "E_RATE_LIMITED"
 
 _nonce = itertools.count(1)
+
+
+def refused_channel(place: Place) -> str:
+    """A non-member's refusal in a channel: a private server's is missing to them."""
+    return FORBIDDEN if place.is_public else CHANNEL_NOT_FOUND
 
 
 @dataclass
@@ -308,7 +315,9 @@ def machine_for(config: MachineConfig) -> type[RuleBasedStateMachine]:
             request, _ = self.answer(tab, "channel:join", {"channelId": channel_id})
             member = self.model.role(place, tab.user_id) is not None
             self.expect(
-                f"{tab.name} channel:join {channel_id}", request.code, None if member else FORBIDDEN
+                f"{tab.name} channel:join {channel_id}",
+                request.code,
+                None if member else refused_channel(place),
             )
 
         @precondition(lambda self: self.actors() and self.model.places)
@@ -417,7 +426,7 @@ def machine_for(config: MachineConfig) -> type[RuleBasedStateMachine]:
             self.expect(
                 f"{tab.name} message:create",
                 request.code,
-                *((None, RATE_LIMITED) if member else (FORBIDDEN,)),
+                *((None, RATE_LIMITED) if member else (refused_channel(place),)),
             )
             if request.code is not None:
                 assert not [a for a in arrivals if a.event == MESSAGE_NEW], "failed, yet broadcast"
@@ -464,7 +473,7 @@ def machine_for(config: MachineConfig) -> type[RuleBasedStateMachine]:
                     tab, "message:update", {"messageId": message.id, "content": content}
                 )
                 may = role is not None and message.author == tab.user_id
-            if message.deleted or role is None:
+            if message.deleted or (role is None and not place.is_public):
                 expected: str | None = MESSAGE_NOT_FOUND
             else:
                 expected = None if may else FORBIDDEN

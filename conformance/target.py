@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
@@ -24,15 +23,13 @@ from sqlalchemy import MetaData, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.app import create_app
-from service.db.engine import create_engine, session_factory
+from service.db.engine import create_engine
 from service.db.tables import MessageRow
-from service.realtime.server import Realtime
-from service.settings import Settings, resolve_secret_key
+from service.realtime.assembly import Implementations
+from service.settings import Settings
 
 # Tables whose rows change without a client asking (rolling session expiry, migrations).
 VOLATILE_TABLES = frozenset({"sessions", "alembic_version"})
-
-RealtimeFactory = Callable[..., Realtime]
 
 
 def local_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -52,31 +49,11 @@ def local_settings(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@dataclass
-class App:
-    """An ASGI app and what to release after it stopped."""
-
-    asgi: Any
-    engine: AsyncEngine | None = None
-    realtime: Realtime | None = None
-
-
-def full_app(settings: Settings, realtime_factory: RealtimeFactory | None = None) -> App:
-    """REST and Socket.IO on one port and session.
-
-    Without a factory: `create_app(settings)`, exactly as `zizany serve` runs it. With one
-    (a deliberately broken variant, in the self-tests): REST through `create_app`'s
-    REST-only seam, with that Realtime as its notifier and its Socket.IO around it.
-    """
-    if realtime_factory is None:
-        return App(asgi=create_app(settings))
-    secret = resolve_secret_key(settings)
-    engine = create_engine(settings)
-    realtime = realtime_factory(
-        settings=settings, sessionmaker=session_factory(engine), secret=secret
-    )
-    rest = create_app(settings, notifier=realtime)
-    return App(asgi=realtime.asgi(rest), engine=engine, realtime=realtime)
+def full_app(settings: Settings, implementations: Implementations | None = None) -> Any:
+    """REST and Socket.IO on one port and login: `create_app(settings)`, exactly as
+    `zizany serve` runs it; `implementations` swaps a part of the real-time side for a
+    deliberately broken one (the self-tests)."""
+    return create_app(settings, implementations=implementations)
 
 
 class ServerThread:
@@ -140,12 +117,11 @@ class LocalTarget:
         self,
         data_dir: Path,
         *,
-        realtime_factory: RealtimeFactory | None = None,
+        implementations: Implementations | None = None,
         **overrides: Any,
     ) -> None:
         self.settings = local_settings(data_dir, **overrides)
-        self.realtime_factory = realtime_factory
-        self._app: App | None = None
+        self.implementations = implementations
         self._thread: ServerThread | None = None
         self._reader: AsyncEngine | None = None
 
@@ -162,12 +138,8 @@ class LocalTarget:
 
     def start(self) -> LocalTarget:
         """Build the app and serve it."""
-        self._app = full_app(self.settings, self.realtime_factory)
-        engine = self._app.engine
-        # The server's connections belong to its loop: they are closed there, after serving.
-        self._thread = ServerThread(
-            self._app.asgi, on_exit=engine.dispose if engine is not None else None
-        )
+        # The app's lifespan closes its database connections on the server's loop.
+        self._thread = ServerThread(full_app(self.settings, self.implementations))
         self._thread.start()
         return self
 

@@ -1,64 +1,125 @@
-"""`create_app(settings)`: the whole service wired together; nothing happens at import."""
+"""`create_app(settings)`: the whole service wired together; nothing happens at import.
+
+service.parts builds the process's parts; this module puts REST (FastAPI) and Socket.IO
+(service.realtime.assembly) on them, on one port and one login cookie, with ONE lifespan:
+parts first, then the real-time side; stopped in the reverse order.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from generated.rest.operations import VERSION
 from service.api import docs, routers
 from service.api.deps import ApiContext
 from service.api.errors import BodyLimitMiddleware, InternalErrorMiddleware, install_error_handlers
-from service.api.notifier import GuardedNotifier, NoSockets
-from service.api.spec import install_spec
-from service.auth.passwords import Passwords
-from service.auth.throttle import InMemorySlidingWindow, LoginThrottle
-from service.db.engine import create_engine
-from service.db.migrate import upgrade
-from service.realtime.notify import Notifier
-from service.realtime.redis_common import connect_redis
-from service.realtime.server import create_realtime
-from service.settings import Settings, resolve_secret_key
+from service.api.routes import check_routes
+from service.api.spec import bundle_openapi, install_spec
+from service.chat.domain import Chat
+from service.chat.notifier import Guarded, Notifier
+from service.chat.parts import ChatParts
+from service.parts import Parts, build_parts, running
+from service.realtime.assembly import Implementations, Realtime
+from service.settings import Settings
 
 
-def create_app(settings: Settings, *, notifier: Notifier | None = None) -> ASGIApp:
-    """The ASGI app: REST (FastAPI) and, once mounted, Socket.IO, on one port and session.
+class App:
+    """The ASGI app of one process, with its parts (for tests and tools) and the real-time side.
 
-    `notifier` stands in for the real-time side until `_mount_realtime` builds it.
+    `realtime` is None for a REST-only app (`create_app(settings, notifier=...)`).
     """
-    secret = resolve_secret_key(settings)
-    # Bound to the engine the lifespan creates; the real-time side gets it already now.
-    sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(expire_on_commit=False)
+
+    def __init__(
+        self, asgi: ASGIApp, *, api: FastAPI, parts: Parts, realtime: Realtime | None
+    ) -> None:
+        self.asgi = asgi
+        self.api = api
+        self.parts = parts
+        self.realtime = realtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.asgi(scope, receive, send)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    notifier: Notifier | None = None,
+    implementations: Implementations | None = None,
+    rest_routers: Sequence[APIRouter] | None = None,
+) -> App:
+    """REST and Socket.IO on one port and login cookie.
+
+    `notifier` makes a REST-only app: no Socket.IO is mounted and the domain layer tells
+    that notifier (tests record what REST asks of the sockets). `implementations` swaps
+    parts of the real-time side (the conformance self-tests). `rest_routers` replaces the
+    REST routers; the app refuses to start unless they serve exactly spec/openapi.yaml's
+    operations (service.api.routes).
+    """
+    parts = build_parts(settings)
+    realtime: Realtime | None = None
+    if notifier is None:
+        realtime = Realtime(
+            settings=settings,
+            sessionmaker=parts.sessionmaker,
+            secret=parts.secret,
+            presence=parts.presence,
+            message_rate=parts.message_rate,
+            client_manager=parts.client_manager,
+            typing_store=parts.typing_store,
+            backplane=parts.backplane,
+            implementations=implementations,
+        )
+        chat, guarded = realtime.chat, realtime.notifier
+    else:
+        guarded = Guarded(notifier)
+        chat = Chat(
+            ChatParts(
+                sessionmaker=parts.sessionmaker, notifier=guarded, message_rate=parts.message_rate
+            )
+        )
+
+    @asynccontextmanager
+    async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        async with running(parts) as stack:
+            context.engine = parts.engine
+            stack.callback(setattr, context, "engine", None)
+            if realtime is not None:
+                await realtime.start()
+                stack.push_async_callback(realtime.stop)
+            yield
+
+    bundled = bundle_openapi()
     api = FastAPI(
         title="Zizany REST API",
         version=VERSION,
-        lifespan=_lifespan,
+        lifespan=lifespan,
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
     )
-    api.state.api = ApiContext(
+    context = ApiContext(
         settings=settings,
-        secret=secret,
-        sessionmaker=sessionmaker,
-        passwords=Passwords.from_settings(settings),
-        login_throttle=LoginThrottle.from_settings(settings),
-        message_limiter=InMemorySlidingWindow(
-            limit=settings.message_rate_limit,
-            window_seconds=settings.message_rate_window_seconds,
-        ),
-        notifier=GuardedNotifier(NoSockets()),
+        secret=parts.secret,
+        sessionmaker=parts.sessionmaker,
+        passwords=parts.passwords,
+        login_throttle=parts.login_throttle,
+        chat=chat,
+        notifier=guarded,
+        redis=parts.redis,
     )
+    api.state.api = context
     install_error_handlers(api)
-    install_spec(api)
+    install_spec(api, bundled)
     api.include_router(docs.router)
-    for router in routers():
+    for router in rest_routers if rest_routers is not None else routers():
         api.include_router(router)
+    check_routes(api, bundled)
     # Added innermost first: CORS wraps everything, so error answers carry its headers too.
     api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     api.add_middleware(InternalErrorMiddleware)
@@ -69,54 +130,5 @@ def create_app(settings: Settings, *, notifier: Notifier | None = None) -> ASGIA
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Content-Type"],
     )
-    return _mount_realtime(
-        api, settings=settings, sessionmaker=sessionmaker, secret=secret, notifier=notifier
-    )
-
-
-def _mount_realtime(
-    api: FastAPI,
-    *,
-    settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    secret: str,
-    notifier: Notifier | None,
-) -> ASGIApp:
-    """The seam to the real-time side: give REST its notifier, put Socket.IO around it.
-
-    With `notifier` (REST-only tests) a stand-in replaces the sockets and no Socket.IO
-    server is mounted; otherwise REST and Socket.IO share one port, session store,
-    message rate counter and login throttle.
-    """
-    context: ApiContext = api.state.api
-    if notifier is not None:
-        context.notifier = GuardedNotifier(notifier)
-        return api
-    realtime = create_realtime(settings=settings, sessionmaker=sessionmaker, secret=secret)
-    context.notifier = GuardedNotifier(realtime)
-    context.message_limiter = realtime.message_rate
-    context.login_throttle = realtime.login_throttle
-    api.state.realtime = realtime
-    return realtime.asgi(api)
-
-
-@asynccontextmanager
-async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
-    """Migrate the embedded database, connect the engine (and Redis); dispose at the end."""
-    context: ApiContext = api.state.api
-    settings = context.settings
-    if settings.database_url is None:
-        await upgrade(settings)
-    engine = create_engine(settings)
-    context.sessionmaker.configure(bind=engine)
-    context.engine = engine
-    if settings.redis_url is not None:
-        context.redis = connect_redis(settings.redis_url)
-    try:
-        yield
-    finally:
-        if context.redis is not None:
-            await context.redis.aclose()
-            context.redis = None
-        context.engine = None
-        await engine.dispose()
+    asgi: ASGIApp = api if realtime is None else realtime.asgi(api)
+    return App(asgi, api=api, parts=parts, realtime=realtime)

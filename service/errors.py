@@ -33,19 +33,24 @@ class DomainError(ContractError):
         self.headers: dict[str, str] = dict(headers) if headers is not None else {}
         super().__init__(self.message, extra=self.socket_extra())
 
-    def http_body(self) -> dict[str, object]:
-        """The JSON error body of the REST API."""
-        body: dict[str, object] = {"code": self.code, "message": self.message}
-        if self.details is not None:
-            body["details"] = self.details
-        return body
-
     def socket_extra(self) -> dict[str, object]:
         """Fields the socket error event / ack carries besides `code` and `message`."""
         return {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
+
+
+class AboutOne(DomainError):
+    """An error about one thing (an id, a code, a name): its default message quotes it.
+
+    `template` is formatted with the thing's `repr`, e.g. `"no server {!r}"`.
+    """
+
+    template: str = "{!r}"
+
+    def __init__(self, subject: object, message: str | None = None) -> None:
+        super().__init__(message or self.template.format(subject))
 
 
 class Unauthorized(DomainError):
@@ -93,55 +98,44 @@ class NotFound(DomainError):
     default_message = "not found"
 
 
-class ServerNotFound(NotFound):
+class NotFoundAbout(AboutOne, NotFound):
+    """A missing thing named by its id."""
+
+
+class ServerNotFound(NotFoundAbout):
     """No such server (or a private one the caller may not see)."""
 
     code = "E_SERVER_NOT_FOUND"
-
-    def __init__(self, server_id: int, message: str | None = None) -> None:
-        self.server_id = server_id
-        super().__init__(message or f"no server {server_id!r}")
+    template = "no server {!r}"
 
 
-class ChannelNotFound(NotFound):
+class ChannelNotFound(NotFoundAbout):
     """No such channel (or one in a server the caller may not see)."""
 
     code = "E_CHANNEL_NOT_FOUND"
-
-    def __init__(self, channel_id: int, message: str | None = None) -> None:
-        self.channel_id = channel_id
-        super().__init__(message or f"no channel {channel_id!r}")
+    template = "no channel {!r}"
 
 
-class MessageNotFound(NotFound):
+class MessageNotFound(NotFoundAbout):
     """No such message."""
 
     code = "E_MESSAGE_NOT_FOUND"
-
-    def __init__(self, message_id: int, message: str | None = None) -> None:
-        self.message_id = message_id
-        super().__init__(message or f"no message {message_id!r}")
+    template = "no message {!r}"
 
 
-class UserNotFound(NotFound):
+class UserNotFound(NotFoundAbout):
     """No such user (or no such member of the server in question)."""
 
     code = "E_USER_NOT_FOUND"
-
-    def __init__(self, user_id: int, message: str | None = None) -> None:
-        self.user_id = user_id
-        super().__init__(message or f"no user {user_id!r}")
+    template = "no user {!r}"
 
 
-class EmailTaken(DomainError):
+class EmailTaken(AboutOne):
     """An account with this email exists."""
 
     code = "E_EMAIL_TAKEN"
     http_status = 409
-
-    def __init__(self, email: str) -> None:
-        self.email = email
-        super().__init__(f"email {email!r} is already registered")
+    template = "email {!r} is already registered"
 
 
 class InvalidCredentials(DomainError):
@@ -173,81 +167,60 @@ class RateLimited(DomainError):
         return {"retryAfterMs": self.retry_after_ms}
 
 
-class AlreadyMember(DomainError):
+class AlreadyMember(AboutOne):
     """The user already belongs to the server."""
 
     code = "E_ALREADY_MEMBER"
     http_status = 409
-
-    def __init__(self, server_id: int, message: str | None = None) -> None:
-        self.server_id = server_id
-        super().__init__(message or f"already a member of server {server_id!r}")
+    template = "already a member of server {!r}"
 
 
-class InviteRequired(DomainError):
+class InviteRequired(AboutOne):
     """A private server needs an invite code to join."""
 
     code = "E_INVITE_REQUIRED"
     http_status = 403
-
-    def __init__(self, server_id: int, message: str | None = None) -> None:
-        self.server_id = server_id
-        super().__init__(message or f"server {server_id!r} needs an invite code")
+    template = "server {!r} needs an invite code"
 
 
-class InviteNotFound(DomainError):
+class InviteNotFound(AboutOne):
     """No invite with this code (for this server)."""
 
     code = "E_INVITE_NOT_FOUND"
     http_status = 404
-
-    def __init__(self, invite_code: str, message: str | None = None) -> None:
-        self.invite_code = invite_code
-        super().__init__(message or f"no invite {invite_code!r}")
+    template = "no invite {!r}"
 
 
-class InviteExpired(DomainError):
+class InviteExpired(AboutOne):
     """The invite expired or was used up."""
 
     code = "E_INVITE_EXPIRED"
     http_status = 410
-
-    def __init__(self, invite_code: str, message: str | None = None) -> None:
-        self.invite_code = invite_code
-        super().__init__(message or f"invite {invite_code!r} has expired or is used up")
+    template = "invite {!r} has expired or is used up"
 
 
-class OwnerCannotLeave(DomainError):
+class OwnerCannotLeave(AboutOne):
     """The owner must transfer ownership before leaving (and cannot be kicked)."""
 
     code = "E_OWNER_CANNOT_LEAVE"
     http_status = 403
-
-    def __init__(self, server_id: int, message: str | None = None) -> None:
-        self.server_id = server_id
-        super().__init__(message or f"the owner cannot leave server {server_id!r}")
+    template = "the owner cannot leave server {!r}"
 
 
-class ChannelNameTaken(DomainError):
+class ChannelNameTaken(AboutOne):
     """The server already has a channel with this name."""
 
     code = "E_CHANNEL_NAME_TAKEN"
     http_status = 409
-
-    def __init__(self, name: str, message: str | None = None) -> None:
-        self.name = name
-        super().__init__(message or f"channel name {name!r} is taken")
+    template = "channel name {!r} is taken"
 
 
-class PayloadTooLarge(DomainError):
+class PayloadTooLarge(AboutOne):
     """The request body exceeds the configured limit."""
 
     code = "E_PAYLOAD_TOO_LARGE"
     http_status = 413
-
-    def __init__(self, limit_bytes: int, message: str | None = None) -> None:
-        self.limit_bytes = limit_bytes
-        super().__init__(message or f"payload larger than {limit_bytes!r} bytes")
+    template = "payload larger than {!r} bytes"
 
 
 class Internal(DomainError):

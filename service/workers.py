@@ -28,6 +28,7 @@ from typing import Any
 
 import uvicorn
 
+from service.app import create_app
 from service.settings import Settings
 
 log = logging.getLogger("zizany.workers")
@@ -39,8 +40,6 @@ RESTART_BACKOFF_SECONDS = 1.0
 
 
 def _default_factory(settings: Settings) -> Any:
-    from service.app import create_app
-
     return create_app(settings)
 
 

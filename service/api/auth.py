@@ -11,15 +11,15 @@ from service.api.body import strict
 from service.api.cookies import clear_session_cookie, set_session_cookie
 from service.api.deps import (
     ApiContext,
+    ApiDep,
     ClientAddress,
-    Context,
-    CurrentSession,
+    CurrentLogin,
     CurrentUser,
-    SessionDep,
+    DbSessionDep,
 )
 from service.api.views import user_out
-from service.auth import sessions
-from service.auth.sessions import principal_from_cookie_header
+from service.auth import logins
+from service.auth.logins import principal_from_cookie_header
 from service.db import users as users_db
 from service.errors import InvalidCredentials, Unauthorized
 
@@ -30,8 +30,8 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 async def signup(
     request: Request,
     response: Response,
-    context: Context,
-    session: SessionDep,
+    context: ApiDep,
+    session: DbSessionDep,
     body: Annotated[SignupRequest, strict(SignupRequest)],
 ) -> UserResponse:
     """Create an account and sign it in with a new session."""
@@ -39,13 +39,13 @@ async def signup(
     user = await users_db.create_user(
         session=session, username=body.username, email=body.email, password_hash=password_hash
     )
-    session_id = await sessions.create_session(
+    login_id = await logins.start_login(
         session=session, user_id=user.id, ttl=context.settings.session_ttl
     )
     await session.commit()
     await _end_carried_session(request, context)
     set_session_cookie(
-        response, settings=context.settings, secret=context.secret, session_id=session_id
+        response, settings=context.settings, secret=context.secret, login_id=login_id
     )
     return UserResponse(user=user_out(user))
 
@@ -55,8 +55,8 @@ async def login(
     request: Request,
     response: Response,
     address: ClientAddress,
-    context: Context,
-    session: SessionDep,
+    context: ApiDep,
+    session: DbSessionDep,
     body: Annotated[LoginRequest, strict(LoginRequest)],
 ) -> UserResponse:
     """Sign in with a new session id; one answer for a wrong email and a wrong password."""
@@ -73,30 +73,30 @@ async def login(
     if context.passwords.needs_rehash(user.password_hash):
         new_hash = await context.passwords.hash_password(body.password)
         await users_db.set_password_hash(session=session, user_id=user.id, password_hash=new_hash)
-    session_id = await sessions.create_session(
+    login_id = await logins.start_login(
         session=session, user_id=user.id, ttl=context.settings.session_ttl
     )
     await session.commit()
     await _end_carried_session(request, context)
     set_session_cookie(
-        response, settings=context.settings, secret=context.secret, session_id=session_id
+        response, settings=context.settings, secret=context.secret, login_id=login_id
     )
     return UserResponse(user=user_out(user))
 
 
 @router.post("/logout", operation_id="logout", status_code=204)
-async def logout(principal: CurrentSession, context: Context, session: SessionDep) -> Response:
+async def logout(principal: CurrentLogin, context: ApiDep, session: DbSessionDep) -> Response:
     """End this session, disconnect its sockets and clear the cookie."""
-    await sessions.destroy_session(session=session, session_id=principal.session_id)
+    await logins.end_login(session=session, login_id=principal.login_id)
     await session.commit()
-    await context.notifier.session_ended(principal.session_id)
+    await context.notifier.login_ended(principal.login_id)
     response = Response(status_code=204)
     clear_session_cookie(response, settings=context.settings)
     return response
 
 
 @router.get("/me", operation_id="get_me")
-async def get_me(principal: CurrentUser, session: SessionDep) -> User:
+async def get_me(principal: CurrentUser, session: DbSessionDep) -> User:
     """The signed-in user."""
     user = await users_db.get_user(session=session, user_id=principal.user_id)
     if user is None:
@@ -114,6 +114,6 @@ async def _end_carried_session(request: Request, context: ApiContext) -> None:
     if carried is None:
         return
     async with context.sessionmaker() as session:
-        await sessions.destroy_session(session=session, session_id=carried.session_id)
+        await logins.end_login(session=session, login_id=carried.login_id)
         await session.commit()
-    await context.notifier.session_ended(carried.session_id)
+    await context.notifier.login_ended(carried.login_id)

@@ -16,8 +16,6 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator
 
-from service.errors import ValidationFailed
-
 
 def strict(model: type[BaseModel]) -> BeforeValidator:
     """Validate the body's JSON value against `model` in strict mode (None passes through)."""
@@ -46,18 +44,3 @@ async def no_json_null(request: Request) -> None:
     if (await request.body()).strip() == b"null":
         error = {"type": "model_type", "loc": ("body",), "msg": "Input should be an object"}
         raise RequestValidationError([{**error, "input": None}])
-
-
-def trimmed(value: str, field: str) -> str:
-    """`value` without surrounding white space; 422 when nothing is left.
-
-    The spec's `\\S` is checked by pydantic's regex engine, which does not count every
-    character Python's `str.strip` removes (e.g. U+001C) as white space.
-    """
-    result = value.strip()
-    if not result:
-        raise ValidationFailed(
-            f"{field} must contain a character that is not white space",
-            details=[{"loc": ["body", field], "msg": "only white space", "type": "value_error"}],
-        )
-    return result

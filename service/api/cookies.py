@@ -7,7 +7,7 @@ from datetime import datetime
 
 from starlette.responses import Response
 
-from service.auth.sessions import SESSION_COOKIE_NAME, sign_session_id
+from service.auth.logins import SESSION_COOKIE_NAME, sign_login_id
 from service.db.timestamps import utcnow
 from service.settings import Settings
 
@@ -17,7 +17,7 @@ def set_session_cookie(
     *,
     settings: Settings,
     secret: str,
-    session_id: str,
+    login_id: str,
     expires_at: datetime | None = None,
 ) -> None:
     """Send the signed session cookie, valid until the session's expiry (else a full TTL)."""
@@ -27,7 +27,7 @@ def set_session_cookie(
         max_age = max(1, math.floor((expires_at - utcnow()).total_seconds()))
     response.set_cookie(
         SESSION_COOKIE_NAME,
-        sign_session_id(secret, session_id),
+        sign_login_id(secret, login_id),
         max_age=max_age,
         expires=max_age,
         path="/",

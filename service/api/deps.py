@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.api.cookies import set_session_cookie
-from service.api.notifier import GuardedNotifier
+from service.auth.logins import Principal, principal_from_cookie_header
 from service.auth.passwords import Passwords
-from service.auth.sessions import Principal, principal_from_cookie_header
-from service.auth.throttle import LoginThrottle, SlidingWindowCounter
+from service.auth.throttle import LoginThrottle
+from service.chat.domain import Chat
+from service.chat.notifier import Guarded
 from service.errors import Unauthorized
 from service.settings import Settings
 
@@ -27,12 +29,12 @@ class ApiContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     passwords: Passwords
     login_throttle: LoginThrottle
-    # One per-user counter for posting, shared with the socket's `message:create`.
-    message_limiter: SlidingWindowCounter
-    notifier: GuardedNotifier
-    # Set by the lifespan: the engine (health probe) and the Redis client, if configured.
+    # The domain layer (every change goes through it) and its notifier (presence reads).
+    chat: Chat
+    notifier: Guarded
+    # The engine (health probe), set while the lifespan runs; the process's Redis client.
     engine: AsyncEngine | None = None
-    redis: Any = field(default=None)
+    redis: Redis | None = None
 
 
 def get_context(request: Request) -> ApiContext:
@@ -41,16 +43,16 @@ def get_context(request: Request) -> ApiContext:
     return context
 
 
-Context = Annotated[ApiContext, Depends(get_context)]
+ApiDep = Annotated[ApiContext, Depends(get_context)]
 
 
-async def get_db_session(context: Context) -> AsyncIterator[AsyncSession]:
+async def get_db_session(context: ApiDep) -> AsyncIterator[AsyncSession]:
     """One DB session per request; handlers commit, anything uncommitted is rolled back."""
     async with context.sessionmaker() as session:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_db_session)]
+DbSessionDep = Annotated[AsyncSession, Depends(get_db_session)]
 
 
 async def _principal(request: Request, context: ApiContext) -> Principal:
@@ -69,26 +71,26 @@ async def _principal(request: Request, context: ApiContext) -> Principal:
     return principal
 
 
-async def get_current_user(request: Request, response: Response, context: Context) -> Principal:
+async def get_current_user(request: Request, response: Response, context: ApiDep) -> Principal:
     """The signed-in caller; the response re-sends the cookie (rolling expiry)."""
     principal = await _principal(request, context)
     set_session_cookie(
         response,
         settings=context.settings,
         secret=context.secret,
-        session_id=principal.session_id,
+        login_id=principal.login_id,
         expires_at=principal.expires_at,
     )
     return principal
 
 
-async def get_current_session(request: Request, context: Context) -> Principal:
+async def get_current_login(request: Request, context: ApiDep) -> Principal:
     """The signed-in caller without refreshing the cookie (for logout, which clears it)."""
     return await _principal(request, context)
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
-CurrentSession = Annotated[Principal, Depends(get_current_session)]
+CurrentLogin = Annotated[Principal, Depends(get_current_login)]
 
 
 def get_client_address(request: Request) -> str | None:

@@ -66,9 +66,22 @@ async def _domain_error(_request: Request, exc: Exception) -> Response:
     details = exc.details
     if exc.http_status == 422 and not details:
         details = [{"loc": ["body"], "msg": exc.message, "type": "value_error"}]
+    elif details is not None:
+        details = [_located(detail) for detail in details]
     return error_response(
         exc.http_status, exc.code, exc.message, details=details, headers=exc.headers
     )
+
+
+_WHERE = ("body", "query", "path", "header", "cookie")
+
+
+def _located(detail: dict[str, object]) -> dict[str, object]:
+    """A domain error names the field (`["content"]`); REST says it is in the body."""
+    loc = detail.get("loc")
+    if isinstance(loc, list) and (not loc or loc[0] not in _WHERE):
+        return {**detail, "loc": ["body", *loc]}
+    return detail
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from generated.rest.models import HealthStatus
-from service.api.deps import ApiContext, Context
+from service.api.deps import ApiContext, ApiDep
 from service.db.engine import check_database
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ PROBE_TIMEOUT_SECONDS = 2.0
 
 
 @router.get("/health", operation_id="get_health", response_model=HealthStatus)
-async def get_health(context: Context) -> JSONResponse:
+async def get_health(context: ApiDep) -> JSONResponse:
     """200 when the database (and a configured Redis) answer, else 503 naming the part."""
     database = "ok" if await _database_ok(context) else "unavailable"
     redis = await _redis_state(context)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from generated.rest import models as rest
-from service.api.notifier import GuardedNotifier
 from service.api.views import member_out, server_out
+from service.chat.notifier import Notifier
 from service.db.memberships import Member, member_user_ids_by_server
 from service.db.servers import ServerView
 
 
 async def servers_out(
-    *, session: AsyncSession, notifier: GuardedNotifier, views: list[ServerView]
+    *, session: AsyncSession, notifier: Notifier, views: list[ServerView]
 ) -> list[rest.Server]:
     """Servers as the caller sees them, each with how many of its members are online."""
     members = await member_user_ids_by_server(
@@ -29,14 +29,14 @@ async def servers_out(
 
 
 async def server_out_online(
-    *, session: AsyncSession, notifier: GuardedNotifier, view: ServerView
+    *, session: AsyncSession, notifier: Notifier, view: ServerView
 ) -> rest.Server:
     """One server as the caller sees it, with its online count."""
     (server,) = await servers_out(session=session, notifier=notifier, views=[view])
     return server
 
 
-async def members_out(*, notifier: GuardedNotifier, members: list[Member]) -> list[rest.Member]:
+async def members_out(*, notifier: Notifier, members: list[Member]) -> list[rest.Member]:
     """Members with whether each is online."""
     online = await notifier.online_user_ids([member.user.id for member in members])
     return [member_out(member, online=online) for member in members]

@@ -67,9 +67,8 @@ def _swagger_dir() -> Path | None:
     return static if all((static / name).is_file() for name in _SWAGGER_ASSETS) else None
 
 
-def install_spec(app: FastAPI) -> None:
-    """Serve the contract files, the bundled OpenAPI document and the docs page."""
-    bundled = bundle_openapi()
+def install_spec(app: FastAPI, bundled: dict[str, Any]) -> None:
+    """Serve the contract files, the bundled OpenAPI document (`bundle_openapi`) and docs."""
     app.openapi = lambda: bundled  # type: ignore[method-assign]
     app.include_router(_spec_router(bundled))
 

@@ -307,7 +307,3 @@ class RedisPresence:
             keys=[self._leases_key, self._process_key], args=[self.prefix, self.process_id]
         )
         return {int(uid) for uid in gone}
-
-    def local_user_ids(self) -> set[int]:
-        """Users with a socket in this process."""
-        return set(self._local.values())

@@ -10,10 +10,11 @@ import threading
 from typing import Any
 
 from generated.realtime.models import Channel, Message, ServerInfo
+from service.chat.notifier import Notifier
 
 
-class RecordingNotifier:
-    """Implements service.realtime.notify.Notifier by appending `(effect, arguments)`."""
+class RecordingNotifier(Notifier):
+    """A service.chat.notifier.Notifier that appends `(effect, arguments)`."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -71,8 +72,8 @@ class RecordingNotifier:
     async def channel_deleted(self, *, channel_id: int, server_id: int) -> None:
         self._record("channel_deleted", channel_id=channel_id, server_id=server_id)
 
-    async def session_ended(self, session_id: str) -> None:
-        self._record("session_ended", session_id=session_id)
+    async def login_ended(self, login_id: str) -> None:
+        self._record("login_ended", login_id=login_id)
 
     async def online_user_ids(self, user_ids: list[int]) -> set[int]:
         return {user_id for user_id in user_ids if user_id in self.online}

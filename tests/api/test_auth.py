@@ -12,7 +12,7 @@ import pytest
 
 from generated.rest.operations import OPERATIONS
 from service.app import create_app
-from service.auth.sessions import sign_session_id
+from service.auth.logins import sign_login_id
 from service.settings import resolve_secret_key
 from tests.api.conftest import Deployment, make_settings
 from tests.api.support import PASSWORD, Api, expect
@@ -117,16 +117,16 @@ async def test_login_issues_a_new_session_id_every_time_and_ends_the_one_it_carr
     # The session the login request carried is over (and its sockets were told).
     stale = api.client(cookies={"connect.sid": carried})
     expect(await stale.get("/api/auth/me"), 401, "E_UNAUTHORIZED")
-    ended = [str(args["session_id"]) for args in _session_ends(deployment)]
+    ended = [str(args["login_id"]) for args in _session_ends(deployment)]
     secret = resolve_secret_key(deployment.settings)
-    assert any(sign_session_id(secret, session_id) == carried for session_id in ended)
+    assert any(sign_login_id(secret, login_id) == carried for login_id in ended)
     for response in (first, second):
         client = api.client(cookies={"connect.sid": cookie_attributes(response)["value"]})
         expect(await client.get("/api/auth/me"), 200)
 
 
 def _session_ends(deployment: Deployment) -> list[dict[str, object]]:
-    return [args for name, args in deployment.notifier.effects() if name == "session_ended"]
+    return [args for name, args in deployment.notifier.effects() if name == "login_ended"]
 
 
 async def test_login_with_a_wrong_password_or_an_unknown_email_answers_the_same_401(
@@ -220,8 +220,8 @@ async def test_logout_ends_only_this_session_clears_the_cookie_and_disconnects_i
     expect(await stale.post("/api/auth/logout"), 401, "E_UNAUTHORIZED")
     expect(await other.get("/api/auth/me"), 200)
     secret = resolve_secret_key(deployment.settings)
-    ended = [args["session_id"] for args in _session_ends(deployment)]
-    assert [sid for sid in ended if sign_session_id(secret, str(sid)) == cookie] != []
+    ended = [args["login_id"] for args in _session_ends(deployment)]
+    assert [sid for sid in ended if sign_login_id(secret, str(sid)) == cookie] != []
 
 
 async def test_me_answers_the_signed_in_user_and_refreshes_the_cookie(api: Api) -> None:

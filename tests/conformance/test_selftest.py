@@ -1,7 +1,8 @@
 """The runner catches breaks: deliberately broken servers, each caught, and the real one clean.
 
 Each variant is the real service with one thing broken, the way a real bug would break
-it: a handler or a Realtime method replaced in a subclass, sometimes with the runtime
+it: a handler, announcer or broadcaster method replaced in a subclass (swapped in through
+`service.realtime.assembly.Implementations`), sometimes with the runtime
 emit validation off (it would otherwise refuse the off-spec payload before it leaves).
 The same small campaign runs against every variant and must report the break by the
 kind of violation that names it; against the real server it reports nothing.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -38,9 +39,14 @@ from generated.realtime.models import (
 )
 from generated.realtime.rooms import channel_room, server_room
 from generated.realtime.runtime import dump
+from service.chat.messages import Messages
+from service.chat.notifier import Guarded, Notifier
+from service.chat.parts import ChatParts
 from service.db import channels
+from service.realtime.announcer import Announcer
+from service.realtime.assembly import Implementations
+from service.realtime.broadcaster import Broadcaster
 from service.realtime.handlers import Ctx, ZizanyHandlers
-from service.realtime.server import Realtime
 from service.realtime.typing_state import Change
 
 # Small, but it passes through every phase that can show each break.
@@ -56,33 +62,33 @@ SMALL = Budget(
 NO_VALIDATION: dict[str, Any] = {"validate_emits": False, "strict_emits": False}
 
 
-def with_handlers(handlers: type[ZizanyHandlers]) -> Callable[..., Realtime]:
-    """A Realtime whose operations are handled by `handlers`."""
-
-    def make(**kwargs: Any) -> Realtime:
-        rt = Realtime(**kwargs)
-        rt.handlers = handlers(rt)
-        rt.dispatcher.handlers = rt.handlers
-        return rt
-
-    return make
-
-
 class MissingField(ZizanyHandlers):
     """`message:new` without the required `user` (runtime validation off)."""
 
     async def on_message_create(self, ctx: Ctx, payload: MessageCreate) -> MessageCreateOk:
-        await self.rt.check_message_rate(ctx.principal.user_id)
-        message = await self.rt.store_message(
-            user_id=ctx.principal.user_id,
-            username=ctx.principal.username,
-            channel_id=payload.channelId,
-            content=payload.content,
-        )
+        message = await _stored(self, ctx, payload)
         fields = ("id", "channel_id", "content", "created_at", "updated_at")
         broken = Message.model_construct(**{f: getattr(message, f) for f in fields})
         await self.emit.message_new(channel_room(payload.channelId), broken)
         return MessageCreateOk(ok=True, message=message)
+
+
+async def _stored(handlers: ZizanyHandlers, ctx: Ctx, payload: MessageCreate) -> Message:
+    """The message as the real rules store it, without the domain layer's broadcast."""
+    parts = handlers.chat.parts
+    silent = Messages(
+        ChatParts(
+            sessionmaker=parts.sessionmaker,
+            notifier=Guarded(Notifier()),
+            message_rate=parts.message_rate,
+        )
+    )
+    return await silent.post(
+        user_id=ctx.principal.user_id,
+        username=ctx.principal.username,
+        channel_id=payload.channelId,
+        content=payload.content,
+    )
 
 
 class UndeclaredEvent(ZizanyHandlers):
@@ -90,7 +96,7 @@ class UndeclaredEvent(ZizanyHandlers):
 
     async def on_server_join(self, ctx: Ctx, payload: ServerJoin) -> ServerJoinOk:
         answer = await super().on_server_join(ctx, payload)
-        await self.rt.sio.emit("server:welcome", {"serverId": payload.serverId}, to=ctx.sid)
+        await self.sio.emit("server:welcome", {"serverId": payload.serverId}, to=ctx.sid)
         return answer
 
 
@@ -98,19 +104,13 @@ class WrongRoom(ZizanyHandlers):
     """`message:new` goes to the server room instead of the channel room."""
 
     async def on_message_create(self, ctx: Ctx, payload: MessageCreate) -> MessageCreateOk:
-        await self.rt.check_message_rate(ctx.principal.user_id)
-        message = await self.rt.store_message(
-            user_id=ctx.principal.user_id,
-            username=ctx.principal.username,
-            channel_id=payload.channelId,
-            content=payload.content,
-        )
-        async with self.rt.sessionmaker() as session:
+        message = await _stored(self, ctx, payload)
+        async with self.sessionmaker() as session:
             access = await channels.get_channel_access(
                 session=session, channel_id=payload.channelId, user_id=ctx.principal.user_id
             )
         assert access is not None
-        await self.rt.sio.emit("message:new", dump(message), to=server_room(access.server.id))
+        await self.sio.emit("message:new", dump(message), to=server_room(access.server.id))
         return MessageCreateOk(ok=True, message=message)
 
 
@@ -118,19 +118,19 @@ class JoinWithoutMembership(ZizanyHandlers):
     """`server:join` lets anyone in: non-members get the server's broadcasts."""
 
     async def on_server_join(self, ctx: Ctx, payload: ServerJoin) -> ServerJoinOk:
-        await self.rt.sio.enter_room(ctx.sid, server_room(payload.serverId))
+        await self.sio.enter_room(ctx.sid, server_room(payload.serverId))
         await self.emit.server_joined(ctx.sid, ServerJoined(serverId=payload.serverId))
-        await self.rt.announce_presence(payload.serverId)
+        await self.announcer.announce_presence(payload.serverId)
         return ServerJoinOk(ok=True, serverId=payload.serverId)
 
 
-class KeepsRemovedMembers(Realtime):
+class KeepsRemovedMembers(Broadcaster):
     """A removed member's sockets stay in the server's rooms and keep hearing them."""
 
     async def member_left(self, *, server_id: int, user_id: int, username: str) -> None:
         payload = ServerMemberLeft(serverId=server_id, userId=user_id, username=username)
         await self.emitter.server_member_left(server_room(server_id), payload)
-        await self.announce_presence(server_id)
+        await self.announcer.announce_presence(server_id)
 
 
 class _Gone(BaseModel):
@@ -149,7 +149,7 @@ class UnlistedErrorCode(ZizanyHandlers):
         return cast(ServerLeaveOk, _Gone(ok=False, code="E_SERVER_GONE", message="gone"))
 
 
-class TypistHearsItself(Realtime):
+class TypistHearsItself(Announcer):
     """`typing:update` reaches the typist too (x-socketio-exclude-sender ignored)."""
 
     async def announce_typing(self, change: Change) -> None:
@@ -160,10 +160,10 @@ class TypistHearsItself(Realtime):
             isTyping=change.is_typing,
         )
         # Hand-written past the typed emitter, which would demand the socket to skip.
-        await self.sio.emit("typing:update", dump(payload), to=channel_room(change.channel_id))
+        await self.hub.sio.emit("typing:update", dump(payload), to=channel_room(change.channel_id))
 
 
-class RestSaysOtherwise(Realtime):
+class RestSaysOtherwise(Broadcaster):
     """A message created over REST reaches the sockets with other content than REST answered."""
 
     async def message_created(self, message: Message) -> None:
@@ -176,29 +176,42 @@ class Variant:
     """A broken server and the violation kinds that must name its break."""
 
     name: str
-    realtime: Callable[..., Realtime]
+    implementations: Implementations
     caught_as: frozenset[str]
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+def handlers(kind: type[ZizanyHandlers]) -> Implementations:
+    """The real side with these handlers."""
+    return Implementations(handlers=kind)
+
+
 VARIANTS = [
-    Variant("missing-field", with_handlers(MissingField), frozenset({"schema"}), NO_VALIDATION),
-    Variant("undeclared-event", with_handlers(UndeclaredEvent), frozenset({"undeclared"})),
-    Variant("wrong-room", with_handlers(WrongRoom), frozenset({"room"})),
+    Variant("missing-field", handlers(MissingField), frozenset({"schema"}), NO_VALIDATION),
+    Variant("undeclared-event", handlers(UndeclaredEvent), frozenset({"undeclared"})),
+    Variant("wrong-room", handlers(WrongRoom), frozenset({"room"})),
+    Variant("join-without-membership", handlers(JoinWithoutMembership), frozenset({"membership"})),
     Variant(
-        "join-without-membership",
-        with_handlers(JoinWithoutMembership),
-        frozenset({"membership"}),
+        "removed-member-keeps-rooms",
+        Implementations(broadcaster=KeepsRemovedMembers),
+        frozenset({"room", "membership"}),
     ),
-    Variant("removed-member-keeps-rooms", KeepsRemovedMembers, frozenset({"room", "membership"})),
     Variant(
         "unlisted-error-code",
-        with_handlers(UnlistedErrorCode),
+        handlers(UnlistedErrorCode),
         frozenset({"error-code", "schema"}),
         NO_VALIDATION,
     ),
-    Variant("sender-not-excluded", TypistHearsItself, frozenset({"exclude-sender"})),
-    Variant("rest-and-socket-disagree", RestSaysOtherwise, frozenset({"agreement"})),
+    Variant(
+        "sender-not-excluded",
+        Implementations(announcer=TypistHearsItself),
+        frozenset({"exclude-sender"}),
+    ),
+    Variant(
+        "rest-and-socket-disagree",
+        Implementations(broadcaster=RestSaysOtherwise),
+        frozenset({"agreement"}),
+    ),
 ]
 
 
@@ -230,7 +243,9 @@ def small_campaign(target: LocalTarget, contract: Contract, rest_spec: RestSpec)
 def test_the_runner_catches_a_server_that_breaks_the_contract(
     variant: Variant, tmp_path: Path, contract: Contract, rest_spec: RestSpec
 ) -> None:
-    target = LocalTarget(tmp_path, realtime_factory=variant.realtime, **variant.settings).start()
+    target = LocalTarget(
+        tmp_path, implementations=variant.implementations, **variant.settings
+    ).start()
     try:
         result = small_campaign(target, contract, rest_spec)
     finally:

@@ -9,16 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from service.auth.sessions import (
+from service.auth.logins import (
     MAX_REFRESH_INTERVAL,
     Principal,
-    create_session,
-    destroy_session,
-    destroy_user_sessions,
+    start_login,
+    end_login,
+    end_user_logins,
     principal_from_cookie_header,
-    purge_expired_sessions,
-    resolve_session,
-    sign_session_id,
+    purge_expired_logins,
+    resolve_login,
+    sign_login_id,
 )
 from service.db.tables import SessionRow
 from service.db.timestamps import utcnow
@@ -36,10 +36,10 @@ async def test_every_login_gets_a_new_random_session_id_and_the_table_never_hold
 ) -> None:
     user = await make_user(session)
 
-    ids = {await create_session(session=session, user_id=user.id, ttl=DAY) for _ in range(5)}
+    ids = {await start_login(session=session, user_id=user.id, ttl=DAY) for _ in range(5)}
 
     assert len(ids) == 5
-    assert all(len(session_id) >= 43 for session_id in ids)
+    assert all(len(login_id) >= 43 for login_id in ids)
     stored = set((await session.scalars(select(col(SessionRow.id)))).all())
     assert len(stored) == 5
     assert stored.isdisjoint(ids)
@@ -47,23 +47,23 @@ async def test_every_login_gets_a_new_random_session_id_and_the_table_never_hold
 
 async def test_a_live_session_resolves_to_its_user(session: AsyncSession) -> None:
     user = await make_user(session, "sara")
-    session_id = await create_session(session=session, user_id=user.id, ttl=DAY)
+    login_id = await start_login(session=session, user_id=user.id, ttl=DAY)
 
-    resolved = await resolve_session(session=session, session_id=session_id)
+    resolved = await resolve_login(session=session, login_id=login_id)
 
     assert resolved is not None
     found, row = resolved
     assert (found.id, found.username, row.user_id) == (user.id, "sara", user.id)
-    assert await resolve_session(session=session, session_id="x" * 43) is None
-    assert await resolve_session(session=session, session_id="not a token!") is None
+    assert await resolve_login(session=session, login_id="x" * 43) is None
+    assert await resolve_login(session=session, login_id="not a token!") is None
 
 
 async def test_an_expired_session_does_not_resolve_and_is_deleted(session: AsyncSession) -> None:
     user = await make_user(session)
     start = utcnow()
-    session_id = await create_session(session=session, user_id=user.id, ttl=DAY, now=start)
+    login_id = await start_login(session=session, user_id=user.id, ttl=DAY, now=start)
 
-    assert await resolve_session(session=session, session_id=session_id, now=start + DAY) is None
+    assert await resolve_login(session=session, login_id=login_id, now=start + DAY) is None
     assert (await session.scalars(select(SessionRow))).all() == []
 
 
@@ -72,44 +72,44 @@ async def test_expiry_rolls_forward_but_at_most_once_per_refresh_interval(
 ) -> None:
     user = await make_user(session)
     start = utcnow()
-    session_id = await create_session(session=session, user_id=user.id, ttl=DAY, now=start)
+    login_id = await start_login(session=session, user_id=user.id, ttl=DAY, now=start)
 
     soon = start + MAX_REFRESH_INTERVAL - timedelta(seconds=1)
-    resolved = await resolve_session(session=session, session_id=session_id, now=soon)
+    resolved = await resolve_login(session=session, login_id=login_id, now=soon)
     assert resolved is not None
     assert resolved[1].expires_at == start + DAY
 
     later = start + MAX_REFRESH_INTERVAL + timedelta(seconds=1)
-    resolved = await resolve_session(session=session, session_id=session_id, now=later)
+    resolved = await resolve_login(session=session, login_id=login_id, now=later)
     assert resolved is not None
     assert resolved[1].expires_at == later + DAY
 
     # Past the original expiry, still alive because it was used.
     beyond = start + DAY + timedelta(minutes=1)
-    assert await resolve_session(session=session, session_id=session_id, now=beyond) is not None
+    assert await resolve_login(session=session, login_id=login_id, now=beyond) is not None
 
 
 async def test_destroying_a_session_logs_it_out(session: AsyncSession) -> None:
     user = await make_user(session)
-    keep = await create_session(session=session, user_id=user.id, ttl=DAY)
-    drop = await create_session(session=session, user_id=user.id, ttl=DAY)
+    keep = await start_login(session=session, user_id=user.id, ttl=DAY)
+    drop = await start_login(session=session, user_id=user.id, ttl=DAY)
 
-    assert await destroy_session(session=session, session_id=drop) is True
-    assert await destroy_session(session=session, session_id=drop) is False
-    assert await resolve_session(session=session, session_id=drop) is None
-    assert await resolve_session(session=session, session_id=keep) is not None
-    assert await destroy_user_sessions(session=session, user_id=user.id) == 1
-    assert await resolve_session(session=session, session_id=keep) is None
+    assert await end_login(session=session, login_id=drop) is True
+    assert await end_login(session=session, login_id=drop) is False
+    assert await resolve_login(session=session, login_id=drop) is None
+    assert await resolve_login(session=session, login_id=keep) is not None
+    assert await end_user_logins(session=session, user_id=user.id) == 1
+    assert await resolve_login(session=session, login_id=keep) is None
 
 
 async def test_purging_removes_only_expired_sessions(session: AsyncSession) -> None:
     user = await make_user(session)
     start = utcnow()
-    await create_session(session=session, user_id=user.id, ttl=timedelta(minutes=1), now=start)
-    alive = await create_session(session=session, user_id=user.id, ttl=DAY, now=start)
+    await start_login(session=session, user_id=user.id, ttl=timedelta(minutes=1), now=start)
+    alive = await start_login(session=session, user_id=user.id, ttl=DAY, now=start)
 
-    assert await purge_expired_sessions(session=session, now=start + timedelta(minutes=2)) == 1
-    assert await resolve_session(session=session, session_id=alive) is not None
+    assert await purge_expired_logins(session=session, now=start + timedelta(minutes=2)) == 1
+    assert await resolve_login(session=session, login_id=alive) is not None
 
 
 async def test_a_signed_cookie_header_resolves_to_the_principal(
@@ -117,9 +117,9 @@ async def test_a_signed_cookie_header_resolves_to_the_principal(
 ) -> None:
     async with sessionmaker() as session:
         user = await make_user(session, "sara")
-        session_id = await create_session(session=session, user_id=user.id, ttl=DAY)
+        login_id = await start_login(session=session, user_id=user.id, ttl=DAY)
         await session.commit()
-    cookie = f"theme=dark; connect.sid={sign_session_id(SECRET, session_id)}; other=1"
+    cookie = f"theme=dark; connect.sid={sign_login_id(SECRET, login_id)}; other=1"
 
     principal = await principal_from_cookie_header(
         sessionmaker=sessionmaker, secret=SECRET, cookie_header=cookie
@@ -127,7 +127,7 @@ async def test_a_signed_cookie_header_resolves_to_the_principal(
 
     assert principal is not None
     assert principal == Principal(
-        user_id=user.id, username="sara", session_id=session_id, expires_at=principal.expires_at
+        user_id=user.id, username="sara", login_id=login_id, expires_at=principal.expires_at
     )
 
 
@@ -136,9 +136,9 @@ async def test_a_tampered_foreign_or_missing_cookie_gives_no_principal(
 ) -> None:
     async with sessionmaker() as session:
         user = await make_user(session)
-        session_id = await create_session(session=session, user_id=user.id, ttl=DAY)
+        login_id = await start_login(session=session, user_id=user.id, ttl=DAY)
         await session.commit()
-    signed = sign_session_id(SECRET, session_id)
+    signed = sign_login_id(SECRET, login_id)
     value, signature = signed.rsplit(".", 1)
     tampered_value = ("A" if value[0] != "A" else "B") + value[1:] + "." + signature
 
@@ -146,9 +146,9 @@ async def test_a_tampered_foreign_or_missing_cookie_gives_no_principal(
         None,
         "",
         "theme=dark",
-        f"connect.sid={session_id}",
+        f"connect.sid={login_id}",
         f"connect.sid={tampered_value}",
-        f"connect.sid={sign_session_id('another-secret', session_id)}",
+        f"connect.sid={sign_login_id('another-secret', login_id)}",
         "connect.sid=; ;=;garbage",
     ):
         principal = await principal_from_cookie_header(
@@ -162,12 +162,12 @@ async def test_a_logged_out_session_cookie_gives_no_principal_but_a_second_live_
 ) -> None:
     async with sessionmaker() as session:
         user = await make_user(session)
-        old = await create_session(session=session, user_id=user.id, ttl=DAY)
-        new = await create_session(session=session, user_id=user.id, ttl=DAY)
-        await destroy_session(session=session, session_id=old)
+        old = await start_login(session=session, user_id=user.id, ttl=DAY)
+        new = await start_login(session=session, user_id=user.id, ttl=DAY)
+        await end_login(session=session, login_id=old)
         await session.commit()
-    old_cookie = f"connect.sid={sign_session_id(SECRET, old)}"
-    both = f"{old_cookie}; connect.sid={sign_session_id(SECRET, new)}"
+    old_cookie = f"connect.sid={sign_login_id(SECRET, old)}"
+    both = f"{old_cookie}; connect.sid={sign_login_id(SECRET, new)}"
 
     assert (
         await principal_from_cookie_header(
@@ -179,7 +179,7 @@ async def test_a_logged_out_session_cookie_gives_no_principal_but_a_second_live_
         sessionmaker=sessionmaker, secret=SECRET, cookie_header=both
     )
     assert principal is not None
-    assert principal.session_id == new
+    assert principal.login_id == new
 
 
 async def test_resolving_through_the_cookie_persists_the_rolled_expiry(
@@ -188,14 +188,14 @@ async def test_resolving_through_the_cookie_persists_the_rolled_expiry(
     start = utcnow()
     async with sessionmaker() as session:
         user = await make_user(session)
-        session_id = await create_session(session=session, user_id=user.id, ttl=DAY, now=start)
+        login_id = await start_login(session=session, user_id=user.id, ttl=DAY, now=start)
         await session.commit()
     later = start + timedelta(hours=1)
 
     principal = await principal_from_cookie_header(
         sessionmaker=sessionmaker,
         secret=SECRET,
-        cookie_header=f"connect.sid={sign_session_id(SECRET, session_id)}",
+        cookie_header=f"connect.sid={sign_login_id(SECRET, login_id)}",
         now=later,
     )
 

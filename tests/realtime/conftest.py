@@ -1,8 +1,7 @@
-"""A live Socket.IO server (the real Realtime over a real SQLite file) and a seeded world."""
+"""A live Zizany (`create_app`, over a real SQLite file) and a seeded world to drive its sockets."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,32 +11,18 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from service.auth.sessions import create_session, sign_session_id
+from service.app import create_app
+from service.auth.logins import sign_login_id, start_login
 from service.db import memberships
 from service.db.engine import create_engine, session_factory
-from service.db.migrate import upgrade
 from service.db.tables import UserRow
-from service.realtime.server import Realtime
+from service.realtime.assembly import Realtime
 from service.settings import Settings
 from tests.clients import RecordingClient
 from tests.db.factories import general_channel_id, make_server, make_user
-from tests.live import LiveServer
+from tests.live import LiveServer, serve
 
 SECRET = "test-secret-" + "x" * 40
-
-
-async def not_found_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """The non-Socket.IO part of the test app: nothing but 404s (and lifespan)."""
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    await send({"type": "http.response.start", "status": 404, "headers": []})
-    await send({"type": "http.response.body", "body": b""})
 
 
 @dataclass
@@ -63,16 +48,16 @@ class World:
     async def user(self, name: str) -> User:
         async with self.sessionmaker() as s:
             row = await make_user(s, name)
-            sid = await create_session(session=s, user_id=row.id, ttl=timedelta(hours=1))
+            sid = await start_login(session=s, user_id=row.id, ttl=timedelta(hours=1))
             await s.commit()
-        return User(row.id, row.username, sign_session_id(SECRET, sid))
+        return User(row.id, row.username, sign_login_id(SECRET, sid))
 
-    async def server(self, owner: User, *members: User) -> tuple[int, int]:
-        """A server (id) owned by `owner` with `members`, and its general channel (id)."""
+    async def server(self, owner: User, *members: User, public: bool = False) -> tuple[int, int]:
+        """A (private) server (id) owned by `owner` with `members`, and its general channel."""
         async with self.sessionmaker() as s:
             owner_row = await s.get(UserRow, owner.id)
             assert owner_row is not None
-            server = await make_server(s, owner_row)
+            server = await make_server(s, owner_row, is_public=public)
             for m in members:
                 await memberships.add_member(
                     session=s, server_id=server.id, user_id=m.id, role="member"
@@ -88,7 +73,7 @@ class World:
         return c
 
     def call(self, coro: Any) -> Any:
-        """Run a coroutine on the server's loop (e.g. a Notifier method, as REST does)."""
+        """Run a coroutine on the server's loop (e.g. a broadcaster method, as REST's do)."""
         return self.live.call(coro)
 
 
@@ -100,6 +85,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "message_rate_limit": 1000,
         "message_rate_window_seconds": 10,
         "allowed_origins": ["http://localhost:3000"],
+        "secret_key": SECRET,
     }
     values.update(overrides)
     return Settings(**values)
@@ -112,15 +98,11 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def live_world(settings: Settings) -> Iterator[tuple[LiveServer, Realtime]]:
-    asyncio.run(upgrade(settings))
-    server_engine = create_engine(settings)
-    rt = Realtime(settings=settings, sessionmaker=session_factory(server_engine), secret=SECRET)
-    live = LiveServer(rt.asgi(not_found_app)).start()
-    try:
-        yield live, rt
-    finally:
-        live.stop()
-        asyncio.run(server_engine.dispose())
+    """The whole app, as `zizany serve` runs it (its lifespan migrates the database)."""
+    app = create_app(settings)
+    assert app.realtime is not None
+    with serve(app) as live:
+        yield live, app.realtime
 
 
 @pytest.fixture

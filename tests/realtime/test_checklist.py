@@ -65,17 +65,39 @@ async def test_server_join_by_a_non_member_or_of_a_missing_server_is_forbidden(
     world: World,
 ) -> None:
     sara, omar = await world.user("Sara"), await world.user("Omar")
-    server_id, channel_id = await world.server(sara)
+    server_id, _ = await world.server(sara)
+    public_id, _ = await world.server(sara, public=True)
     client = await world.connect(omar)
-    await client.emit("server:join", {"serverId": server_id})
-    await client.emit("server:join", {"serverId": 999_999})
-    errors = await client.wait_for("error:permission", count=2)
-    assert [e["code"] for e in errors] == ["E_FORBIDDEN", "E_FORBIDDEN"]
-    await client.emit("channel:join", {"channelId": channel_id})
-    await client.emit("channel:join", {"channelId": 999_999})
-    assert (await client.wait_for("error:permission", count=3))[2]["code"] == "E_FORBIDDEN"
-    assert (await client.wait_for("error:not_found"))[0]["code"] == "E_CHANNEL_NOT_FOUND"
-    assert client.named("server:joined") == client.named("channel:joined") == []
+    for refused in (server_id, public_id, 999_999):
+        await client.emit("server:join", {"serverId": refused})
+    errors = await client.wait_for("error:permission", count=3)
+    assert [e["code"] for e in errors] == ["E_FORBIDDEN"] * 3
+    assert client.named("server:joined") == []
+    assert client.sio.connected
+
+
+async def test_channel_join_by_a_non_member_finds_a_private_channel_missing_a_public_forbidden(
+    world: World,
+) -> None:
+    sara, omar = await world.user("Sara"), await world.user("Omar")
+    _, private_channel = await world.server(sara)
+    _, public_channel = await world.server(sara, public=True)
+    client = await world.connect(omar)
+    missing = await client.call("channel:join", {"channelId": 999_999})
+    hidden = await client.call("channel:join", {"channelId": private_channel})
+    forbidden = await client.call("channel:join", {"channelId": public_channel})
+    assert [missing["code"], hidden["code"], forbidden["code"]] == [
+        "E_CHANNEL_NOT_FOUND",
+        "E_CHANNEL_NOT_FOUND",
+        "E_FORBIDDEN",
+    ]
+    # A private channel answers exactly as a missing one would: nothing to probe.
+    assert hidden["message"] == f"no channel {private_channel}"
+    assert [e["code"] for e in await client.wait_for("error:not_found", count=2)] == [
+        "E_CHANNEL_NOT_FOUND"
+    ] * 2
+    assert (await client.wait_for("error:permission"))[0]["code"] == "E_FORBIDDEN"
+    assert client.named("channel:joined") == []
     assert client.sio.connected
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
+from service.app import create_app
+from service.db.engine import create_engine, session_factory
 from service.db.messages import list_messages_after
-from service.realtime.server import Realtime
 from tests.live import LiveServer
 from tests.realtime.conftest import World, make_settings
 
@@ -47,12 +47,15 @@ async def test_200_messages_from_one_socket_are_stored_and_received_in_send_orde
 async def test_message_create_errors_and_the_connection_survives_each(world: World) -> None:
     sara, omar = await world.user("Sara"), await world.user("Omar")
     _, channel_id = await world.server(sara)
+    _, public_channel = await world.server(sara, public=True)
     outsider = await world.connect(omar)
     cases = [
         ({"channelId": channel_id, "content": "   "}, "error:validation", "E_VALIDATION"),
         ({"channelId": channel_id}, "error:validation", "E_VALIDATION"),
         ({"channelId": 999_999, "content": "hi"}, "error:not_found", "E_CHANNEL_NOT_FOUND"),
-        ({"channelId": channel_id, "content": "hi"}, "error:permission", "E_FORBIDDEN"),
+        # A private server's channel is missing to a non-member; a public one's forbidden.
+        ({"channelId": channel_id, "content": "hi"}, "error:not_found", "E_CHANNEL_NOT_FOUND"),
+        ({"channelId": public_channel, "content": "hi"}, "error:permission", "E_FORBIDDEN"),
     ]
     for payload, event, code in cases:
         ack = await outsider.call("message:create", payload)
@@ -99,17 +102,12 @@ async def test_message_update_and_delete_follow_the_roles(world: World) -> None:
 
 
 async def test_flooding_is_answered_with_error_rate_limited(tmp_path: Path) -> None:
-    from service.db.engine import create_engine, session_factory
-    from service.db.migrate import upgrade
-    from tests.realtime.conftest import SECRET, not_found_app
-
     settings = make_settings(tmp_path, message_rate_limit=3, message_rate_window_seconds=30)
-    await upgrade(settings)
-    server_engine = create_engine(settings)
-    rt = Realtime(settings=settings, sessionmaker=session_factory(server_engine), secret=SECRET)
-    live = LiveServer(rt.asgi(not_found_app)).start()
+    app = create_app(settings)
+    assert app.realtime is not None
+    live = LiveServer(app).start()
     engine = create_engine(settings)
-    world = World(live, rt, session_factory(engine))
+    world = World(live, app.realtime, session_factory(engine))
     try:
         sara = await world.user("Sara")
         _, channel_id = await world.server(sara)
@@ -129,5 +127,3 @@ async def test_flooding_is_answered_with_error_rate_limited(tmp_path: Path) -> N
     finally:
         await engine.dispose()
         live.stop()
-        await asyncio.to_thread(lambda: None)
-        await server_engine.dispose()

@@ -8,30 +8,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
-from fastapi import FastAPI
-
-from service.api.notifier import GuardedNotifier
 from service.app import create_app
-from service.realtime.server import create_realtime
 from service.settings import Settings
 from service.workers import serve
-
-
-def app_factory(settings: Settings) -> Any:
-    """`create_app(settings)`, with the real-time side mounted if create_app does not yet."""
-    app = create_app(settings)
-    if not isinstance(app, FastAPI):
-        return app
-    context = app.state.api
-    realtime = create_realtime(
-        settings=settings, sessionmaker=context.sessionmaker, secret=context.secret
-    )
-    context.notifier = GuardedNotifier(realtime)
-    context.message_limiter = realtime.message_rate
-    context.login_throttle = realtime.login_throttle
-    return realtime.asgi(app)
 
 
 def main() -> int:
@@ -42,7 +22,7 @@ def main() -> int:
     )
     port = int(sys.argv[1])
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    return serve(settings, host="127.0.0.1", port=port, workers=workers, app_factory=app_factory)
+    return serve(settings, host="127.0.0.1", port=port, workers=workers, app_factory=create_app)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.realtime.redis_common import connect_redis
-from service.realtime.scaleout import ZizanyRedisManager
+from service.realtime.scaleout.manager import ZizanyRedisManager
 from tests.scaleout.cluster import eventually
 from tests.scaleout.redis_env import REDIS_URL
 
@@ -51,7 +51,7 @@ async def test_control_operations_arrive_in_order_with_the_emits_as_json(
 
         await eventually(subscribed, timeout=5)
         await sender._publish(emit(sender, "first"))
-        await sender.publish_control({"op": "session_ended", "session_id": "s1"})
+        await sender.publish_control({"op": "login_ended", "login_id": "s1"})
         await listener.publish_control({"op": "ignored: the listener's own"})
         await sender._publish(emit(sender, "second"))
 
@@ -62,7 +62,7 @@ async def test_control_operations_arrive_in_order_with_the_emits_as_json(
         await asyncio.sleep(0.1)
         assert seen == [
             ("emit", "first"),
-            ("control", {"op": "session_ended", "session_id": "s1"}),
+            ("control", {"op": "login_ended", "login_id": "s1"}),
             ("emit", "second"),
         ]
         # What travels is JSON (python-socketio no longer pickles queue payloads).

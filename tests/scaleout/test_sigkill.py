@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from service.realtime.scaleout import OFFLINE_BOUND_SECONDS
+from service.realtime.scaleout.backplane import OFFLINE_BOUND_SECONDS
 from tests.scaleout.cluster import Cluster, Node, People, Sockets, cluster, cookie, join
 from tests.scaleout.test_cluster import server_with
 

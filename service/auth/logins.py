@@ -1,5 +1,9 @@
-"""Server-side sessions: the store (sessions table), the signed `connect.sid` cookie, and
-the one function both REST and the Socket.IO handshake use to find the caller."""
+"""Login sessions ("logins"): the store (the `sessions` table), the signed `connect.sid`
+cookie, and the one function both REST and the Socket.IO handshake use to find the caller.
+
+"Session" alone means a database session (`AsyncSession`) everywhere in service/; what a
+user signs in to is a login, named by its `login_id` (the cookie's value, unsigned).
+"""
 
 from __future__ import annotations
 
@@ -19,35 +23,35 @@ from service.db.tables import SessionRow, UserRow
 from service.db.timestamps import utcnow
 
 SESSION_COOKIE_NAME = "connect.sid"
-SESSION_ID_BYTES = 32
+LOGIN_ID_BYTES = 32
 
 # Rolling expiry writes at most once per this interval per session (or per tenth of
 # the TTL when that is shorter), not on every request.
 MAX_REFRESH_INTERVAL = timedelta(minutes=5)
 
 _SIGNER_SALT = "zizany.session-cookie"
-_SESSION_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+_LOGIN_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller: who, and through which session."""
+    """The authenticated caller: who, and through which login."""
 
     user_id: int
     username: str
-    session_id: str
+    login_id: str
     # When the session lapses unless used again; lets REST refresh the cookie's Max-Age.
     expires_at: datetime | None = None
 
 
-def new_session_id() -> str:
-    """A fresh random session id (256 bits, URL-safe)."""
-    return secrets.token_urlsafe(SESSION_ID_BYTES)
+def new_login_id() -> str:
+    """A fresh random login id (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(LOGIN_ID_BYTES)
 
 
-def _storage_key(session_id: str) -> str:
-    """The sessions-table key for a session id: its SHA-256, so a leaked table is no login."""
-    return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+def _storage_key(login_id: str) -> str:
+    """The sessions-table key for a login id: its SHA-256, so a leaked table is no login."""
+    return hashlib.sha256(login_id.encode("ascii")).hexdigest()
 
 
 def _refresh_interval(ttl: timedelta) -> timedelta:
@@ -55,17 +59,17 @@ def _refresh_interval(ttl: timedelta) -> timedelta:
     return min(MAX_REFRESH_INTERVAL, ttl / 10)
 
 
-async def create_session(
+async def start_login(
     *, session: AsyncSession, user_id: int, ttl: timedelta, now: datetime | None = None
 ) -> str:
-    """Start a session for the user and return its new id (never reuses an existing one)."""
+    """Start a login for the user and return its new id (never reuses an existing one)."""
     if ttl <= timedelta(0):
         raise ValueError(f"session ttl must be positive, got {ttl!r}")
     created_at = now or utcnow()
-    session_id = new_session_id()
+    login_id = new_login_id()
     session.add(
         SessionRow(
-            id=_storage_key(session_id),
+            id=_storage_key(login_id),
             user_id=user_id,
             created_at=created_at,
             expires_at=created_at + ttl,
@@ -73,22 +77,22 @@ async def create_session(
         )
     )
     await session.flush()
-    return session_id
+    return login_id
 
 
-async def resolve_session(
-    *, session: AsyncSession, session_id: str, now: datetime | None = None
+async def resolve_login(
+    *, session: AsyncSession, login_id: str, now: datetime | None = None
 ) -> tuple[UserRow, SessionRow] | None:
-    """The user and session row for a live session id, or None (expired ones are deleted)."""
+    """The user and session row for a live login id, or None (expired ones are deleted)."""
     # Rolling expiry: extend by the session's TTL once the last extension is older than
     # the refresh interval (not on every request). The caller commits.
-    if not _SESSION_ID_SHAPE.fullmatch(session_id):
+    if not _LOGIN_ID_SHAPE.fullmatch(login_id):
         return None
     at = now or utcnow()
     result = await session.execute(
         select(SessionRow, UserRow)
         .join(UserRow, col(UserRow.id) == col(SessionRow.user_id))
-        .where(col(SessionRow.id) == _storage_key(session_id))
+        .where(col(SessionRow.id) == _storage_key(login_id))
     )
     row = result.one_or_none()
     if row is None:
@@ -106,17 +110,17 @@ async def resolve_session(
     return user, session_row
 
 
-async def destroy_session(*, session: AsyncSession, session_id: str) -> bool:
-    """End a session (logout); True when it existed."""
+async def end_login(*, session: AsyncSession, login_id: str) -> bool:
+    """End a login (logout); True when it existed."""
     result = await session.scalars(
         delete(SessionRow)
-        .where(col(SessionRow.id) == _storage_key(session_id))
+        .where(col(SessionRow.id) == _storage_key(login_id))
         .returning(col(SessionRow.id))
     )
     return result.one_or_none() is not None
 
 
-async def destroy_user_sessions(*, session: AsyncSession, user_id: int) -> int:
+async def end_user_logins(*, session: AsyncSession, user_id: int) -> int:
     """End every session of a user (e.g. after a password change); returns how many."""
     result = await session.scalars(
         delete(SessionRow).where(col(SessionRow.user_id) == user_id).returning(col(SessionRow.id))
@@ -124,7 +128,7 @@ async def destroy_user_sessions(*, session: AsyncSession, user_id: int) -> int:
     return len(result.all())
 
 
-async def purge_expired_sessions(*, session: AsyncSession, now: datetime | None = None) -> int:
+async def purge_expired_logins(*, session: AsyncSession, now: datetime | None = None) -> int:
     """Delete sessions past their expiry; returns how many (housekeeping)."""
     at = now or utcnow()
     result = await session.scalars(
@@ -138,18 +142,18 @@ def _signer(secret: str) -> Signer:
     return Signer(secret, salt=_SIGNER_SALT, digest_method=hashlib.sha256)
 
 
-def sign_session_id(secret: str, session_id: str) -> str:
-    """The `connect.sid` cookie value for a session id."""
-    return _signer(secret).sign(session_id).decode("ascii")
+def sign_login_id(secret: str, login_id: str) -> str:
+    """The `connect.sid` cookie value for a login id."""
+    return _signer(secret).sign(login_id).decode("ascii")
 
 
-def unsign_session_id(secret: str, value: str) -> str | None:
-    """The session id in a cookie value, or None when the signature does not verify."""
+def unsign_login_id(secret: str, value: str) -> str | None:
+    """The login id in a cookie value, or None when the signature does not verify."""
     try:
-        session_id = _signer(secret).unsign(value).decode("ascii")
+        login_id = _signer(secret).unsign(value).decode("ascii")
     except (BadSignature, UnicodeError):
         return None
-    return session_id if _SESSION_ID_SHAPE.fullmatch(session_id) else None
+    return login_id if _LOGIN_ID_SHAPE.fullmatch(login_id) else None
 
 
 def cookie_values(cookie_header: str | None, name: str = SESSION_COOKIE_NAME) -> list[str]:
@@ -178,24 +182,24 @@ async def principal_from_cookie_header(
 ) -> Principal | None:
     """The caller behind a raw `Cookie` header, or None: parse, unsign, resolve, commit."""
     candidates = [
-        session_id
+        login_id
         for value in cookie_values(cookie_header)
-        if (session_id := unsign_session_id(secret, value)) is not None
+        if (login_id := unsign_login_id(secret, value)) is not None
     ]
     if not candidates:
         return None
     async with sessionmaker() as session:
         # Browsers may send several cookies of one name (different paths); the first
         # that names a live session wins.
-        for session_id in candidates:
-            resolved = await resolve_session(session=session, session_id=session_id, now=now)
+        for login_id in candidates:
+            resolved = await resolve_login(session=session, login_id=login_id, now=now)
             if resolved is not None:
                 await session.commit()
                 user, session_row = resolved
                 return Principal(
                     user_id=user.id,
                     username=user.username,
-                    session_id=session_id,
+                    login_id=login_id,
                     expires_at=session_row.expires_at,
                 )
         await session.commit()

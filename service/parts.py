@@ -1,0 +1,120 @@
+"""One place builds the parts of a process; `lifespan` starts and stops them, once.
+
+Embedded (no `ZIZANY_REDIS_URL`): the database engine, in-process throttles, presence and
+typing state. With Redis: ONE typed Redis client for the process, shared by the rate
+counters, presence, typing state, the fan-out's publisher and the health probe (the
+pub/sub listener keeps its own connection, as python-socketio requires), and the
+backplane that runs their periodic work. Building connects to nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import socketio
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from service.auth.passwords import Passwords
+from service.auth.throttle import InMemorySlidingWindow, LoginThrottle, SlidingWindowCounter
+from service.db.engine import create_engine, session_factory
+from service.db.migrate import upgrade
+from service.realtime.backplane import Backplane
+from service.realtime.fanout import DirectFanoutManager
+from service.realtime.presence import InMemoryPresence, Presence
+from service.realtime.redis_common import connect_redis
+from service.realtime.redis_counters import redis_login_counters, redis_message_rate
+from service.realtime.redis_presence import RedisPresence
+from service.realtime.redis_typing import RedisTypingStore
+from service.realtime.scaleout.backplane import RedisBackplane, instance_id
+from service.realtime.scaleout.manager import ZizanyRedisManager
+from service.realtime.typing_state import TypingStore
+from service.settings import Settings, resolve_secret_key
+
+
+@dataclass(slots=True)
+class Parts:
+    """Everything a process shares between REST and Socket.IO."""
+
+    settings: Settings
+    secret: str
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    passwords: Passwords
+    login_throttle: LoginThrottle
+    # One per-user posting counter for REST's create_message and the socket's message:create.
+    message_rate: SlidingWindowCounter
+    presence: Presence
+    client_manager: socketio.AsyncManager
+    redis: Redis | None = None
+    typing_store: TypingStore | None = None
+    backplane: Backplane | None = None
+
+
+def build_parts(settings: Settings) -> Parts:
+    """The parts for `settings`: in-process, or shared through Redis when it is configured."""
+    engine = create_engine(settings)
+    embedded = Parts(
+        settings=settings,
+        secret=resolve_secret_key(settings),
+        engine=engine,
+        sessionmaker=session_factory(engine),
+        passwords=Passwords.from_settings(settings),
+        login_throttle=LoginThrottle.from_settings(settings),
+        message_rate=InMemorySlidingWindow(
+            limit=settings.message_rate_limit,
+            window_seconds=settings.message_rate_window_seconds,
+        ),
+        presence=InMemoryPresence(),
+        client_manager=DirectFanoutManager(),
+    )
+    if settings.redis_url is None:
+        return embedded
+    redis = connect_redis(settings.redis_url)
+    prefix = settings.redis_prefix
+    manager = ZizanyRedisManager(settings.redis_url, channel=f"{prefix}:socketio", publisher=redis)
+    presence = RedisPresence(
+        redis,
+        prefix=prefix,
+        process_id=instance_id(settings),
+        lease_ttl=settings.presence_lease_seconds,
+        refresh_interval=settings.presence_refresh_seconds,
+        sweep_interval=settings.presence_sweep_seconds,
+    )
+    typing_store = RedisTypingStore(redis, prefix=prefix, timeout=settings.typing_timeout_seconds)
+    message_rate = redis_message_rate(redis, prefix=prefix, settings=settings)
+    per_account, per_address = redis_login_counters(redis, prefix=prefix, settings=settings)
+    backplane = RedisBackplane(
+        manager=manager,
+        presence=presence,
+        typing_store=typing_store,
+        counters=[message_rate, per_account, per_address],
+    )
+    return replace(
+        embedded,
+        login_throttle=LoginThrottle(per_account=per_account, per_address=per_address),
+        message_rate=message_rate,
+        presence=presence,
+        client_manager=manager,
+        redis=redis,
+        typing_store=typing_store,
+        backplane=backplane,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(parts: Parts) -> AsyncIterator[contextlib.AsyncExitStack]:
+    """Migrate the embedded database; at exit close Redis, then dispose the engine.
+
+    Yields the stack, so that what starts later (the real-time side) stops first, while
+    the database and Redis are still there for its goodbyes.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(parts.engine.dispose)
+        if parts.redis is not None:
+            stack.push_async_callback(parts.redis.aclose)
+        if parts.settings.database_url is None:
+            await upgrade(parts.settings)
+        yield stack

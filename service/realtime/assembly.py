@@ -1,0 +1,117 @@
+"""The real-time side of one process, put together from its parts (one way, no cycles).
+
+hub (AsyncServer, emitter) ← sockets (index) ← announcer (presence, typing) ← broadcaster
+(the notifier) ← handlers (adapters over service.chat) ← here (binds the dispatcher).
+`Implementations` lets a test swap one part for a deliberately broken subclass.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from generated.realtime.router import bind
+from service.auth.throttle import SlidingWindowCounter
+from service.chat.domain import Chat
+from service.chat.notifier import Guarded
+from service.chat.parts import ChatParts
+from service.realtime.announcer import Announcer
+from service.realtime.backplane import Backplane
+from service.realtime.broadcaster import Broadcaster
+from service.realtime.handlers import ZizanyHandlers
+from service.realtime.hub import Hub
+from service.realtime.presence import Presence
+from service.realtime.sockets import SocketIndex
+from service.realtime.typing_state import TypingStore
+from service.settings import Settings
+
+log = logging.getLogger("zizany.realtime")
+
+
+@dataclass(frozen=True, slots=True)
+class Implementations:
+    """Which class plays each part (the real ones by default)."""
+
+    handlers: type[ZizanyHandlers] = ZizanyHandlers
+    announcer: type[Announcer] = Announcer
+    broadcaster: type[Broadcaster] = Broadcaster
+
+
+class Realtime:
+    """Socket.IO of one process: hub, socket index, announcer, broadcaster, handlers.
+
+    `chat` is the domain layer the handlers call; its notifier is this side's broadcaster.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        secret: str,
+        presence: Presence,
+        message_rate: SlidingWindowCounter,
+        client_manager: socketio.AsyncManager,
+        typing_store: TypingStore | None = None,
+        backplane: Backplane | None = None,
+        implementations: Implementations | None = None,
+    ) -> None:
+        kinds = implementations or Implementations()
+        self.backplane = backplane
+        self.hub = Hub(settings=settings, client_manager=client_manager)
+        self.index = SocketIndex()
+        self.announcer = kinds.announcer(
+            hub=self.hub,
+            index=self.index,
+            sessionmaker=sessionmaker,
+            presence=presence,
+            typing_timeout=settings.typing_timeout_seconds,
+            typing_store=typing_store,
+        )
+        self.broadcaster = kinds.broadcaster(
+            hub=self.hub,
+            index=self.index,
+            announcer=self.announcer,
+            sessionmaker=sessionmaker,
+            backplane=backplane,
+        )
+        self.notifier = Guarded(self.broadcaster)
+        self.chat = Chat(
+            ChatParts(sessionmaker=sessionmaker, notifier=self.notifier, message_rate=message_rate)
+        )
+        self.handlers = kinds.handlers(
+            chat=self.chat,
+            hub=self.hub,
+            announcer=self.announcer,
+            sessionmaker=sessionmaker,
+            secret=secret,
+        )
+        self.dispatcher = bind(self.hub.sio, self.handlers, self.hub.emitter)
+
+    def asgi(self, other_app: Callable[..., Any]) -> socketio.ASGIApp:
+        """One ASGI app: Socket.IO under /socket.io, everything else (and the lifespan) to
+        `other_app`."""
+        return socketio.ASGIApp(self.hub.sio, other_asgi_app=other_app, socketio_path="socket.io")
+
+    async def start(self) -> None:
+        """Start the client manager (the pub/sub listener) and the backplane, before serving."""
+        self.hub.start()
+        if self.backplane is not None:
+            await self.backplane.start(self.broadcaster, self.announcer)
+
+    async def stop(self) -> None:
+        """Stop the backplane (this process's leases go, its users' presence follows)."""
+        if self.backplane is not None:
+            await self.backplane.stop()
+
+    def counters(self) -> dict[str, int]:
+        """Counts for health and metrics: rejected emits, unpublished broadcasts, ..."""
+        counts = self.hub.counters()
+        if self.backplane is not None:
+            counts.update(self.backplane.counters())
+        return counts
