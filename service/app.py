@@ -64,25 +64,11 @@ def create_app(
     parts = build_parts(settings)
     realtime: Realtime | None = None
     if notifier is None:
-        realtime = Realtime(
-            settings=settings,
-            sessionmaker=parts.sessionmaker,
-            secret=parts.secret,
-            presence=parts.presence,
-            message_rate=parts.message_rate,
-            client_manager=parts.client_manager,
-            typing_store=parts.typing_store,
-            backplane=parts.backplane,
-            implementations=implementations,
-        )
+        realtime = Realtime(parts, implementations)
         chat, guarded = realtime.chat, realtime.notifier
     else:
         guarded = Guarded(notifier)
-        chat = Chat(
-            ChatParts(
-                sessionmaker=parts.sessionmaker, notifier=guarded, message_rate=parts.message_rate
-            )
-        )
+        chat = Chat(ChatParts(parts.sessionmaker, guarded, parts.message_rate))
 
     @asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
@@ -103,16 +89,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    context = ApiContext(
-        settings=settings,
-        secret=parts.secret,
-        sessionmaker=parts.sessionmaker,
-        passwords=parts.passwords,
-        login_throttle=parts.login_throttle,
-        chat=chat,
-        notifier=guarded,
-        redis=parts.redis,
-    )
+    context = ApiContext(parts, chat=chat, notifier=guarded)
     api.state.api = context
     install_error_handlers(api)
     install_spec(api, bundled)

@@ -105,37 +105,31 @@ class NotFoundAbout(AboutOne, NotFound):
 class ServerNotFound(NotFoundAbout):
     """No such server (or a private one the caller may not see)."""
 
-    code = "E_SERVER_NOT_FOUND"
-    template = "no server {!r}"
+    code, template = "E_SERVER_NOT_FOUND", "no server {!r}"
 
 
 class ChannelNotFound(NotFoundAbout):
     """No such channel (or one in a server the caller may not see)."""
 
-    code = "E_CHANNEL_NOT_FOUND"
-    template = "no channel {!r}"
+    code, template = "E_CHANNEL_NOT_FOUND", "no channel {!r}"
 
 
 class MessageNotFound(NotFoundAbout):
     """No such message."""
 
-    code = "E_MESSAGE_NOT_FOUND"
-    template = "no message {!r}"
+    code, template = "E_MESSAGE_NOT_FOUND", "no message {!r}"
 
 
 class UserNotFound(NotFoundAbout):
     """No such user (or no such member of the server in question)."""
 
-    code = "E_USER_NOT_FOUND"
-    template = "no user {!r}"
+    code, template = "E_USER_NOT_FOUND", "no user {!r}"
 
 
 class EmailTaken(AboutOne):
     """An account with this email exists."""
 
-    code = "E_EMAIL_TAKEN"
-    http_status = 409
-    template = "email {!r} is already registered"
+    code, http_status, template = "E_EMAIL_TAKEN", 409, "email {!r} is already registered"
 
 
 class InvalidCredentials(DomainError):
@@ -170,57 +164,43 @@ class RateLimited(DomainError):
 class AlreadyMember(AboutOne):
     """The user already belongs to the server."""
 
-    code = "E_ALREADY_MEMBER"
-    http_status = 409
-    template = "already a member of server {!r}"
+    code, http_status, template = "E_ALREADY_MEMBER", 409, "already a member of server {!r}"
 
 
 class InviteRequired(AboutOne):
     """A private server needs an invite code to join."""
 
-    code = "E_INVITE_REQUIRED"
-    http_status = 403
-    template = "server {!r} needs an invite code"
+    code, http_status, template = "E_INVITE_REQUIRED", 403, "server {!r} needs an invite code"
 
 
 class InviteNotFound(AboutOne):
     """No invite with this code (for this server)."""
 
-    code = "E_INVITE_NOT_FOUND"
-    http_status = 404
-    template = "no invite {!r}"
+    code, http_status, template = "E_INVITE_NOT_FOUND", 404, "no invite {!r}"
 
 
 class InviteExpired(AboutOne):
     """The invite expired or was used up."""
 
-    code = "E_INVITE_EXPIRED"
-    http_status = 410
-    template = "invite {!r} has expired or is used up"
+    code, http_status, template = "E_INVITE_EXPIRED", 410, "invite {!r} has expired or is used up"
 
 
 class OwnerCannotLeave(AboutOne):
     """The owner must transfer ownership before leaving (and cannot be kicked)."""
 
-    code = "E_OWNER_CANNOT_LEAVE"
-    http_status = 403
-    template = "the owner cannot leave server {!r}"
+    code, http_status, template = "E_OWNER_CANNOT_LEAVE", 403, "the owner cannot leave server {!r}"
 
 
 class ChannelNameTaken(AboutOne):
     """The server already has a channel with this name."""
 
-    code = "E_CHANNEL_NAME_TAKEN"
-    http_status = 409
-    template = "channel name {!r} is taken"
+    code, http_status, template = "E_CHANNEL_NAME_TAKEN", 409, "channel name {!r} is taken"
 
 
 class PayloadTooLarge(AboutOne):
     """The request body exceeds the configured limit."""
 
-    code = "E_PAYLOAD_TOO_LARGE"
-    http_status = 413
-    template = "payload larger than {!r} bytes"
+    code, http_status, template = "E_PAYLOAD_TOO_LARGE", 413, "payload larger than {!r} bytes"
 
 
 class Internal(DomainError):

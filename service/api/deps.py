@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request, Response
 from redis.asyncio import Redis
@@ -20,21 +19,33 @@ from service.errors import Unauthorized
 from service.settings import Settings
 
 
-@dataclass(slots=True)
-class ApiContext:
-    """Everything the REST routes use, built by `create_app` (one per app)."""
+class RestParts(Protocol):
+    """The process's parts REST uses (service.parts.Parts has them)."""
 
     settings: Settings
     secret: str
     sessionmaker: async_sessionmaker[AsyncSession]
     passwords: Passwords
     login_throttle: LoginThrottle
-    # The domain layer (every change goes through it) and its notifier (presence reads).
-    chat: Chat
-    notifier: Guarded
-    # The engine (health probe), set while the lifespan runs; the process's Redis client.
-    engine: AsyncEngine | None = None
-    redis: Redis | None = None
+    redis: Redis | None
+
+
+class ApiContext:
+    """Everything the REST routes use, built by `create_app` (one per app)."""
+
+    def __init__(self, parts: RestParts, *, chat: Chat, notifier: Guarded) -> None:
+        self.settings = parts.settings
+        self.secret = parts.secret
+        self.sessionmaker = parts.sessionmaker
+        self.passwords = parts.passwords
+        self.login_throttle = parts.login_throttle
+        # The process's Redis client (health probe), if configured.
+        self.redis = parts.redis
+        # The domain layer (every change goes through it) and its notifier (presence reads).
+        self.chat = chat
+        self.notifier = notifier
+        # The engine (health probe), set while the lifespan runs.
+        self.engine: AsyncEngine | None = None
 
 
 def get_context(request: Request) -> ApiContext:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from generated.rest.models import Invite, InviteAcceptRequest, InviteCreateRequest, ServerResponse
 from service.api.body import no_json_null, strict
 from service.api.deps import ApiDep, CurrentUser, DbSessionDep
-from service.api.online import server_out_online
+from service.api.online import server_response
 from service.api.params import ServerId
 from service.api.views import invite_out
 
@@ -50,6 +50,4 @@ async def accept_invite(
     view = await context.chat.invites.accept(
         user_id=principal.user_id, username=principal.username, code=body.code
     )
-    return ServerResponse(
-        server=await server_out_online(session=session, notifier=context.notifier, view=view)
-    )
+    return await server_response(session=session, notifier=context.notifier, view=view)

@@ -28,12 +28,12 @@ async def servers_out(
     ]
 
 
-async def server_out_online(
+async def server_response(
     *, session: AsyncSession, notifier: Notifier, view: ServerView
-) -> rest.Server:
-    """One server as the caller sees it, with its online count."""
+) -> rest.ServerResponse:
+    """The answer with one server as the caller sees it, with its online count."""
     (server,) = await servers_out(session=session, notifier=notifier, views=[view])
-    return server
+    return rest.ServerResponse(server=server)
 
 
 async def members_out(*, notifier: Notifier, members: list[Member]) -> list[rest.Member]:

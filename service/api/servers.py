@@ -15,7 +15,7 @@ from generated.rest.models import (
 )
 from service.api.body import no_json_null, strict
 from service.api.deps import ApiDep, CurrentUser, DbSessionDep
-from service.api.online import server_out_online, servers_out
+from service.api.online import server_response, servers_out
 from service.api.params import ServerId
 from service.chat.servers import ServerChanges
 from service.db.servers import UNSET
@@ -50,9 +50,7 @@ async def create_server(
         thumbnail=body.thumbnail,
         banner=body.banner,
     )
-    return ServerResponse(
-        server=await server_out_online(session=session, notifier=context.notifier, view=view)
-    )
+    return await server_response(session=session, notifier=context.notifier, view=view)
 
 
 @router.get("/{serverId}", operation_id="get_server")
@@ -61,9 +59,7 @@ async def get_server(
 ) -> ServerResponse:
     """One server: for its members, and for everyone when public."""
     view = await context.chat.servers.view(user_id=principal.user_id, server_id=server_id)
-    return ServerResponse(
-        server=await server_out_online(session=session, notifier=context.notifier, view=view)
-    )
+    return await server_response(session=session, notifier=context.notifier, view=view)
 
 
 @router.patch("/{serverId}", operation_id="update_server")
@@ -78,9 +74,7 @@ async def update_server(
     view = await context.chat.servers.update(
         user_id=principal.user_id, server_id=server_id, changes=_server_changes(body)
     )
-    return ServerResponse(
-        server=await server_out_online(session=session, notifier=context.notifier, view=view)
-    )
+    return await server_response(session=session, notifier=context.notifier, view=view)
 
 
 @router.delete("/{serverId}", operation_id="delete_server", status_code=204)
@@ -109,9 +103,7 @@ async def join_server(
         server_id=server_id,
         code=body.code if body is not None else None,
     )
-    return ServerResponse(
-        server=await server_out_online(session=session, notifier=context.notifier, view=view)
-    )
+    return await server_response(session=session, notifier=context.notifier, view=view)
 
 
 @router.delete("/{serverId}/leave", operation_id="leave_server", status_code=204)

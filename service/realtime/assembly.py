@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import socketio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,6 +33,19 @@ from service.settings import Settings
 log = logging.getLogger("zizany.realtime")
 
 
+class SocketParts(Protocol):
+    """The process's parts the real-time side uses (service.parts.Parts has them)."""
+
+    settings: Settings
+    secret: str
+    sessionmaker: async_sessionmaker[AsyncSession]
+    presence: Presence
+    message_rate: SlidingWindowCounter
+    client_manager: socketio.AsyncManager
+    typing_store: TypingStore | None
+    backplane: Backplane | None
+
+
 @dataclass(frozen=True, slots=True)
 class Implementations:
     """Which class plays each part (the real ones by default)."""
@@ -48,48 +61,25 @@ class Realtime:
     `chat` is the domain layer the handlers call; its notifier is this side's broadcaster.
     """
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        secret: str,
-        presence: Presence,
-        message_rate: SlidingWindowCounter,
-        client_manager: socketio.AsyncManager,
-        typing_store: TypingStore | None = None,
-        backplane: Backplane | None = None,
-        implementations: Implementations | None = None,
-    ) -> None:
+    def __init__(self, parts: SocketParts, implementations: Implementations | None = None) -> None:
         kinds = implementations or Implementations()
-        self.backplane = backplane
-        self.hub = Hub(settings=settings, client_manager=client_manager)
+        sessionmaker = parts.sessionmaker
+        self.backplane = parts.backplane
+        self.hub = Hub(settings=parts.settings, client_manager=parts.client_manager)
         self.index = SocketIndex()
         self.announcer = kinds.announcer(
             hub=self.hub,
             index=self.index,
             sessionmaker=sessionmaker,
-            presence=presence,
-            typing_timeout=settings.typing_timeout_seconds,
-            typing_store=typing_store,
+            presence=parts.presence,
+            typing_timeout=parts.settings.typing_timeout_seconds,
+            typing_store=parts.typing_store,
         )
-        self.broadcaster = kinds.broadcaster(
-            hub=self.hub,
-            index=self.index,
-            announcer=self.announcer,
-            sessionmaker=sessionmaker,
-            backplane=backplane,
-        )
+        self.broadcaster = kinds.broadcaster(self.announcer, backplane=parts.backplane)
         self.notifier = Guarded(self.broadcaster)
-        self.chat = Chat(
-            ChatParts(sessionmaker=sessionmaker, notifier=self.notifier, message_rate=message_rate)
-        )
+        self.chat = Chat(ChatParts(sessionmaker, self.notifier, parts.message_rate))
         self.handlers = kinds.handlers(
-            chat=self.chat,
-            hub=self.hub,
-            announcer=self.announcer,
-            sessionmaker=sessionmaker,
-            secret=secret,
+            chat=self.chat, announcer=self.announcer, secret=parts.secret
         )
         self.dispatcher = bind(self.hub.sio, self.handlers, self.hub.emitter)
 

@@ -10,8 +10,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from generated.realtime.models import (
     Channel,
     ChannelDeleted,
@@ -28,8 +26,6 @@ from service.chat.notifier import Notifier
 from service.db import channels
 from service.realtime.announcer import Announcer
 from service.realtime.backplane import Backplane
-from service.realtime.hub import Hub
-from service.realtime.sockets import SocketIndex
 
 log = logging.getLogger("zizany.realtime")
 
@@ -37,20 +33,13 @@ log = logging.getLogger("zizany.realtime")
 class Broadcaster(Notifier):
     """`Notifier` for a process that serves sockets."""
 
-    def __init__(
-        self,
-        *,
-        hub: Hub,
-        index: SocketIndex,
-        announcer: Announcer,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        backplane: Backplane | None = None,
-    ) -> None:
-        self.hub = hub
-        self.emitter = hub.emitter
-        self.index = index
+    def __init__(self, announcer: Announcer, *, backplane: Backplane | None = None) -> None:
+        """Sends through the announcer's hub, to the sockets of its index."""
         self.announcer = announcer
-        self.sessionmaker = sessionmaker
+        self.hub = announcer.hub
+        self.emitter = announcer.hub.emitter
+        self.index = announcer.index
+        self.sessionmaker = announcer.sessionmaker
         self.backplane = backplane
 
     async def message_created(self, message: Message) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from generated.realtime.models import (
     ChannelJoin,
     ChannelJoined,
@@ -44,7 +42,6 @@ from service.auth.logins import Principal, principal_from_cookie_header
 from service.chat.domain import Chat
 from service.errors import Forbidden
 from service.realtime.announcer import Announcer
-from service.realtime.hub import Hub
 
 Ctx = Context[Principal]
 
@@ -52,21 +49,12 @@ Ctx = Context[Principal]
 class ZizanyHandlers(SocketHandlers[Principal]):
     """Every receive operation of spec/asyncapi.yaml."""
 
-    def __init__(
-        self,
-        *,
-        chat: Chat,
-        hub: Hub,
-        announcer: Announcer,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        secret: str,
-    ) -> None:
+    def __init__(self, *, chat: Chat, announcer: Announcer, secret: str) -> None:
         self.chat = chat
-        self.hub = hub
-        self.sio = hub.sio
-        self.emit = hub.emitter
         self.announcer = announcer
-        self.sessionmaker = sessionmaker
+        self.sio = announcer.hub.sio
+        self.emit = announcer.hub.emitter
+        self.sessionmaker = announcer.sessionmaker
         self.secret = secret
 
     async def authenticate(self, sid: SocketId, environ: Mapping[str, Any]) -> Principal | None:
