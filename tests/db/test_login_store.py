@@ -1,4 +1,4 @@
-"""The session store: create, resolve, expire, roll, destroy; and the cookie-to-principal path."""
+"""The login store: start, resolve, expire, roll, end; and the cookie-to-principal path."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from sqlmodel import col
 from service.auth.logins import (
     MAX_REFRESH_INTERVAL,
     Principal,
-    start_login,
     end_login,
     end_user_logins,
     principal_from_cookie_header,
     purge_expired_logins,
     resolve_login,
     sign_login_id,
+    start_login,
 )
 from service.db.tables import SessionRow
 from service.db.timestamps import utcnow
