@@ -193,7 +193,8 @@ async def test_a_failed_event_raises_event_failed_and_the_error_event_arrives(
     world: World, clients: Callable[[World, User], Awaitable[ZizanyClient]]
 ) -> None:
     sara, lina = await world.user("Sara"), await world.user("Lina")
-    _, channel_id = await world.server(sara)
+    # A public server: its channel is visible to the outsider, posting is forbidden.
+    _, channel_id = await world.server(sara, public=True)
     outsider = await clients(world, lina)
     with pytest.raises(EventFailed) as failed:
         await outsider.message_create(MessageCreate(channelId=channel_id, content="hi"))
