@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from codegen.asyncapi import read_contract
-from codegen.client import TEMPLATES as CLIENT_TEMPLATES
 from codegen.client import render_client
 from codegen.loader import sha256_of
 from codegen.realtime import render_realtime
@@ -56,10 +55,6 @@ def build(root: Path = ROOT) -> dict[Path, str]:
     contract = read_contract(asyncapi)
     for rel, body in render_realtime(asyncapi, contract).items():
         files[rel] = (body, sources)
-    files["realtime/client_runtime.py"] = (
-        (CLIENT_TEMPLATES / "client_runtime.py.tmpl").read_text(encoding="utf-8"),
-        sources,
-    )
     files["realtime/client.py"] = (render_client(asyncapi, contract), sources)
     files["typescript/zizany-events.d.ts"] = (render_typescript(asyncapi, contract), sources)
     rest_sources = [openapi, spec / "common.yaml"]

@@ -3,7 +3,7 @@
 One `async def <event>(payload) -> <Ok model>` per receive operation (the server
 receives it: the client sends it with an ack and gets the typed reply, or EventFailed),
 one `on_<event>(handler)` decorator per send operation and a `wait_for(event)` typed by
-overloads. The connection, the ack call and the inbox are in `client_runtime.py`.
+overloads. The connection, the ack call and the inbox are in `contract_runtime.client`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from typing import Any
 
 from codegen.asyncapi import Contract, Operation, ref_name, snake
 from codegen.loader import load_yaml
-
-TEMPLATES = Path(__file__).parent / "templates"
 
 # Names ClientBase already uses: a generated method must not shadow them.
 _RESERVED = {
@@ -104,10 +102,10 @@ def render_client(spec_path: Path, contract: Contract) -> str:
         "",
         "from pydantic import BaseModel",
         "",
-        "from generated.realtime.client_runtime import ClientBase, Handler",
+        "from contract_runtime.client import ClientBase, Handler",
+        "from contract_runtime.errors import ContractError",
         "from generated.realtime.events import Event",
         f"from generated.realtime.models import {', '.join(sorted(models))}",
-        "from generated.realtime.runtime import ContractError",
         "",
         "",
         "class EventFailed(ContractError):",

@@ -19,7 +19,8 @@ from typing import Any, Literal, overload
 
 from pydantic import BaseModel
 
-from generated.realtime.client_runtime import ClientBase, Handler
+from contract_runtime.client import ClientBase, Handler
+from contract_runtime.errors import ContractError
 from generated.realtime.events import Event
 from generated.realtime.models import (
     AckError,
@@ -71,7 +72,6 @@ from generated.realtime.models import (
     TypingStopReply,
     TypingUpdate,
 )
-from generated.realtime.runtime import ContractError
 
 
 class EventFailed(ContractError):

@@ -3,6 +3,7 @@
 
 """The typed emitter: one method per server → client operation of the contract."""
 
+from contract_runtime.emitter import EmitterBase, SocketId
 from generated.realtime.models import (
     Channel,
     ChannelDeleted,
@@ -26,7 +27,6 @@ from generated.realtime.models import (
     TypingUpdate,
 )
 from generated.realtime.rooms import ChannelRoom, ServerRoom
-from generated.realtime.runtime import EmitterBase, SocketId
 from generated.realtime.schemas import ERROR_EVENTS, REGISTRY
 
 

@@ -5,7 +5,7 @@
 
 from typing import NewType
 
-from generated.realtime.runtime import SocketId
+from contract_runtime.emitter import SocketId
 
 __all__ = ["SocketId"]
 

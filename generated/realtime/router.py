@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import socketio
 
+from contract_runtime.dispatcher import Context, Dispatcher, HandlersBase, Operation
 from generated.realtime.emitter import Emitter
 from generated.realtime.models import (
     ChannelJoin,
@@ -29,7 +30,6 @@ from generated.realtime.models import (
     TypingStop,
     TypingStopOk,
 )
-from generated.realtime.runtime import Context, Dispatcher, HandlersBase, Operation
 
 P = TypeVar("P")
 

@@ -5,7 +5,7 @@
 
 from typing import Any
 
-from generated.realtime.runtime import SchemaRegistry
+from contract_runtime.schemas import SchemaRegistry
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "server:join": {

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contract_runtime.dispatcher import Context
+from contract_runtime.emitter import SocketId
 from generated.realtime.models import (
     ChannelJoin,
     ChannelJoined,
@@ -39,7 +41,6 @@ from generated.realtime.models import (
 )
 from generated.realtime.rooms import channel_room, server_room
 from generated.realtime.router import SocketHandlers
-from generated.realtime.runtime import Context, SocketId
 from service.auth.sessions import Principal, principal_from_cookie_header
 from service.db import channels, memberships, messages
 from service.errors import ChannelNotFound, Forbidden, MessageNotFound

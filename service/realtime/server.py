@@ -12,6 +12,7 @@ import orjson
 import socketio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contract_runtime.emitter import SocketId
 from generated.realtime.emitter import Emitter
 from generated.realtime.models import (
     Channel,
@@ -28,7 +29,6 @@ from generated.realtime.models import (
 from generated.realtime.models import MessageDeleted as MessageDeletedPayload
 from generated.realtime.rooms import channel_room, parse_channel_room, server_room
 from generated.realtime.router import bind
-from generated.realtime.runtime import SocketId
 from service.auth.sessions import Principal
 from service.auth.throttle import InMemorySlidingWindow, LoginThrottle, SlidingWindowCounter
 from service.db import channels, memberships, messages

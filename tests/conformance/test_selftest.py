@@ -23,6 +23,7 @@ from conformance.campaign import Budget, Campaign, RunResult
 from conformance.rest import RestSpec
 from conformance.spec import Contract
 from conformance.target import LocalTarget
+from contract_runtime.schemas import dump
 from generated.realtime.models import (
     ErrorNotFound,
     Message,
@@ -37,7 +38,6 @@ from generated.realtime.models import (
     TypingUpdate,
 )
 from generated.realtime.rooms import channel_room, server_room
-from generated.realtime.runtime import dump
 from service.db import channels
 from service.realtime.handlers import Ctx, ZizanyHandlers
 from service.realtime.server import Realtime

@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 import socketio
 
+from contract_runtime.dispatcher import Context
+from contract_runtime.emitter import SocketId
+from contract_runtime.errors import ContractError, EmitRejected
 from generated.realtime.emitter import Emitter
 from generated.realtime.models import (
     ChannelJoin,
@@ -38,7 +41,6 @@ from generated.realtime.models import (
 )
 from generated.realtime.rooms import channel_room
 from generated.realtime.router import SocketHandlers, bind
-from generated.realtime.runtime import Context, ContractError, EmitRejected, SocketId
 from tests.clients import RecordingClient
 from tests.live import LiveServer, serve
 

@@ -18,9 +18,10 @@ import pytest
 from pydantic import BaseModel
 
 from codegen.asyncapi import Operation, snake
+from contract_runtime.client import ClientBase, ConnectionRefused
+from contract_runtime.errors import ContractError
 from generated.realtime import models
 from generated.realtime.client import EventFailed, ZizanyClient
-from generated.realtime.client_runtime import ClientBase, ConnectionRefused
 from generated.realtime.models import (
     ChannelJoin,
     ChannelLeave,
@@ -33,7 +34,6 @@ from generated.realtime.models import (
     TypingStart,
     TypingStop,
 )
-from generated.realtime.runtime import ContractError
 from tests.docs.conftest import ROOT, contract
 from tests.realtime.conftest import User, World
 

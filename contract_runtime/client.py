@@ -18,7 +18,7 @@ import pydantic
 import socketio
 from pydantic import BaseModel
 
-from generated.realtime.runtime import dump
+from contract_runtime.schemas import dump
 
 log = logging.getLogger("zizany.client")
 
@@ -169,10 +169,13 @@ class ClientBase:
     # ---- client → server ------------------------------------------------------------
 
     async def _call(
-        self, event: str, payload: BaseModel, reply: type[R], timeout: float | None
+        self, event: str, payload: BaseModel, reply: type[R], seconds: float | None
     ) -> R:
-        """Emit `event` with an ack; return the ack parsed as `reply` (the Ok | error union)."""
-        wait = self.timeout if timeout is None else timeout
+        """Emit `event` with an ack; return the ack parsed as `reply` (the Ok | error union).
+
+        Waits `seconds` for the ack (None: the client's `timeout`).
+        """
+        wait = self.timeout if seconds is None else seconds
         try:
             data = await self.sio.call(event, dump(payload), timeout=wait)
         except socketio.exceptions.TimeoutError:
@@ -229,7 +232,7 @@ class ClientBase:
         return list(self._inbox)
 
     async def _take(
-        self, event: str | None, where: Callable[[Any], bool] | None, timeout: float | None
+        self, event: str | None, where: Callable[[Any], bool] | None, seconds: float | None
     ) -> Received:
         def pop() -> Received | None:
             for item in self._inbox:
@@ -250,19 +253,19 @@ class ClientBase:
                         raise Disconnected(f"not connected while waiting for {event or 'events'}")
                     await self._changed.wait()
 
-        if timeout is None:
+        if seconds is None:
             return await wait()
         try:
-            return await asyncio.wait_for(wait(), timeout)
+            return await asyncio.wait_for(wait(), seconds)
         except TimeoutError:
-            raise TimeoutError(f"no {event or 'event'} within {timeout} s") from None
+            raise TimeoutError(f"no {event or 'event'} within {seconds} s") from None
 
     async def _wait_for(
-        self, event: str, where: Callable[[Any], bool] | None, timeout: float | None
+        self, event: str, where: Callable[[Any], bool] | None, seconds: float | None
     ) -> BaseModel:
         if event not in self.EVENTS:
             raise ValueError(f"{event!r} is not a server → client event of the contract")
-        wait = self.timeout if timeout is None else timeout
+        wait = self.timeout if seconds is None else seconds
         return (await self._take(event, where, wait)).payload
 
     async def events(self) -> AsyncIterator[Received]:
