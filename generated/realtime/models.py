@@ -7,24 +7,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-
-class Channel(BaseModel):
-    """
-    A text channel of a server.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    id: Annotated[int, Field(ge=1, le=2147483647)]
-    server_id: Annotated[int, Field(ge=1, le=2147483647)]
-    name: Annotated[str, Field(max_length=24, min_length=1, pattern="^[a-z0-9_-]+$")]
-    created_at: Annotated[
-        str, Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")
-    ]
-    updated_at: Annotated[
-        str, Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")
-    ]
+from generated.common.models import (
+    Channel as Channel,
+    Message as Message,
+    ServerInfo as ServerInfo,
+    UserSummary as UserSummary,
+)
 
 
 class ChannelDeleted(BaseModel):
@@ -174,28 +162,6 @@ class ServerDeleted(BaseModel):
     serverId: Annotated[int, Field(ge=1, le=2147483647)]
 
 
-class ServerInfo(BaseModel):
-    """
-    A server as every member sees it: the REST `Server` object without the fields that depend on the caller (`role`, `member_count`, `online_count`).
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    id: Annotated[int, Field(ge=1, le=2147483647)]
-    name: Annotated[str, Field(max_length=100, min_length=1, pattern="\\S")]
-    thumbnail: Annotated[str | None, Field(max_length=2048, pattern="^https?://")]
-    banner: Annotated[str | None, Field(max_length=2048, pattern="^https?://")]
-    is_public: bool
-    owner_id: Annotated[int, Field(ge=1, le=2147483647)]
-    created_at: Annotated[
-        str, Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")
-    ]
-    updated_at: Annotated[
-        str, Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")
-    ]
-
-
 class ServerJoin(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -307,18 +273,6 @@ class TypingUpdate(BaseModel):
     isTyping: bool
 
 
-class UserSummary(BaseModel):
-    """
-    The author of a message, as every message object carries it.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    id: Annotated[int, Field(ge=1, le=2147483647)]
-    username: Annotated[str, Field(max_length=24, min_length=2, pattern="^[A-Za-z0-9_-]+$")]
-
-
 class ValidationDetail(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -382,26 +336,6 @@ class ErrorValidation(BaseModel):
         ),
     ]
     message: Annotated[str | None, Field(max_length=1000)] = None
-
-
-class Message(BaseModel):
-    """
-    A stored chat message. The same object is the `message:new` payload, each item of REST history, and the body of REST create/edit answers.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    id: Annotated[int, Field(ge=1, le=2147483647)]
-    channel_id: Annotated[int, Field(ge=1, le=2147483647)]
-    content: Annotated[str, Field(max_length=4000, min_length=1, pattern="\\S")]
-    created_at: Annotated[
-        str, Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")
-    ]
-    updated_at: Annotated[
-        str, Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")
-    ]
-    user: UserSummary
 
 
 class MessageCreateOk(BaseModel):

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from generated.rest import models as rest
 from generated.rest.models import (
     MessageCreateRequest,
     MessagePage,
@@ -20,7 +19,7 @@ from service.api.access import MODERATORS, channel_for
 from service.api.body import strict, trimmed
 from service.api.deps import Context, CurrentUser, SessionDep
 from service.api.params import ChannelId, Cursor, MessageId, PageLimit
-from service.api.views import as_rest, rest_message
+from service.api.views import rest_message
 from service.db import messages as messages_db
 from service.db.messages import AuthoredMessage
 from service.errors import Forbidden, MessageNotFound, RateLimited, ValidationFailed
@@ -89,7 +88,7 @@ async def create_message(
     await session.commit()
     message = message_out(AuthoredMessage(message=row, username=principal.username))
     await context.notifier.message_created(message)
-    return MessageResponse(message=as_rest(message, rest.Message))
+    return MessageResponse(message=message)
 
 
 @router.patch("/{messageId}", operation_id="update_message")
@@ -112,7 +111,7 @@ async def update_message(
     await session.commit()
     message = message_out(AuthoredMessage(message=row, username=item.username))
     await context.notifier.message_updated(message)
-    return MessageResponse(message=as_rest(message, rest.Message))
+    return MessageResponse(message=message)
 
 
 @router.delete("/{messageId}", operation_id="delete_message", status_code=204)
