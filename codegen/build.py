@@ -81,7 +81,8 @@ def build(root: Path = ROOT) -> dict[Path, str]:
     contract = read_contract(asyncapi)
     for rel, body in render_realtime(asyncapi, contract).items():
         files[rel] = (_shared_out(rel, body, shared), sources)
-    files["realtime/client.py"] = (render_client(asyncapi, contract), sources)
+    # The client also reads openapi.yaml: `x-catch-up` names a REST operation.
+    files["realtime/client.py"] = (render_client(asyncapi, contract), [asyncapi, openapi, common])
     files["typescript/zizany-events.d.ts"] = (render_typescript(asyncapi, contract), sources)
     rest_sources = [openapi, spec / "common.yaml"]
     for rel, body in render_rest(openapi).items():
