@@ -144,3 +144,29 @@ def test_a_spec_that_redefines_a_shared_schema_under_its_name_fails(tmp_path: Pa
     done = run_codegen("--check", "--root", str(project))
     assert done.returncode != 0
     assert "'UserSummary' differs from the shared one" in done.stderr
+
+
+def test_the_client_s_room_commands_and_catch_up_come_from_the_spec() -> None:
+    from generated.realtime.client import ZizanyClient
+
+    commands = ZizanyClient.ROOM_COMMANDS
+    assert {event for event, c in commands.items() if c.enters} == {"server:join", "channel:join"}
+    assert commands["channel:leave"].room == "channel:{channelId}"
+    catch_up = ZizanyClient.CATCH_UP["message:new"]
+    assert (catch_up.path, catch_up.field, catch_up.key) == (
+        "/api/channels/{channelId}/messages",
+        "channel_id",
+        "id",
+    )
+    assert catch_up.page_size == 100  # the largest `limit` openapi.yaml allows
+
+
+def test_a_catch_up_naming_no_rest_operation_fails_generation(tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    spec = project / "spec" / "asyncapi.yaml"
+    text = spec.read_text()
+    assert "operationId: list_messages\n" in text
+    spec.write_text(text.replace("operationId: list_messages\n", "operationId: list_nothing\n"))
+    done = run_codegen("--check", "--root", str(project))
+    assert done.returncode != 0
+    assert "no GET operation 'list_nothing' in openapi.yaml" in done.stderr
