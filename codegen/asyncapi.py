@@ -83,6 +83,12 @@ class Operation:
     errors: tuple[str, ...]
     exclude_sender: bool
     extension: bool
+    enters: Room | None = None
+    """The room a success puts the socket in (`x-socketio-enters`)."""
+    leaves: Room | None = None
+    """The room a success takes the socket out of (`x-socketio-leaves`)."""
+    catch_up: Json = None
+    """How a client fetches what it missed of this room event (`x-catch-up`), as written."""
 
     @property
     def event(self) -> str:
@@ -127,6 +133,24 @@ def _clean_schema(node: Json) -> Json:
         return node
     drop = {"examples", "description", "title", "$schema"}
     return {k: _clean_schema(v) for k, v in node.items() if k not in drop}
+
+
+def _room_of(
+    op_id: str, op: Json, key: str, rooms: dict[str, Room], message: Message
+) -> Room | None:
+    """The room named by `key` on a receive operation, checked against its payload."""
+    name = op.get(key)
+    if name is None:
+        return None
+    room = rooms.get(name)
+    if room is None or room.is_socket:
+        raise ValueError(f"operation {op_id!r}: {key} names no room channel: {name!r}")
+    if op["action"] != "receive":
+        raise ValueError(f"operation {op_id!r}: {key} is for receive operations")
+    missing = set(room.params) - set(message.schema.get("properties", {}))
+    if missing:
+        raise ValueError(f"operation {op_id!r}: its payload lacks {sorted(missing)} for {key}")
+    return room
 
 
 def read_contract(path: Path) -> Contract:
@@ -179,6 +203,9 @@ def read_contract(path: Path) -> Contract:
                 errors=tuple(op.get("x-errors", ())),
                 exclude_sender=bool(op.get("x-socketio-exclude-sender", False)),
                 extension=_is_extension(op),
+                enters=_room_of(op_id, op, "x-socketio-enters", rooms, message),
+                leaves=_room_of(op_id, op, "x-socketio-leaves", rooms, message),
+                catch_up=op.get("x-catch-up"),
             )
         )
 

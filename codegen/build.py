@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from codegen.asyncapi import read_contract
-from codegen.client import TEMPLATES as CLIENT_TEMPLATES
 from codegen.client import render_client
 from codegen.loader import sha256_of
+from codegen.models import render_shared, use_shared
 from codegen.realtime import render_realtime
 from codegen.rest import render_rest
 from codegen.typescript import render_typescript
@@ -44,6 +44,27 @@ def ruff_format(text: str, filename: str) -> str:
     return done.stdout
 
 
+def ruff_unused_imports(text: str, filename: str) -> str:
+    """`text` without the imports it no longer uses (a shared model taken out of a module)."""
+    command = [sys.executable, "-m", "ruff", "check", "--config", str(PYPROJECT), "--quiet"]
+    done = subprocess.run(
+        [*command, "--fix", "--select", "F401", "--stdin-filename", filename, "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"ruff could not drop unused imports of {filename}: {done.stderr}")
+    return done.stdout
+
+
+def _shared_out(rel: str, body: str, shared: str) -> str:
+    """A spec's models module imports the shared models instead of defining them again."""
+    return use_shared(body, shared) if rel.endswith("/models.py") else body
+
+
 def build(root: Path = ROOT) -> dict[Path, str]:
     """Every generated file of the project at `root`: absolute path → full text."""
     spec = root / "spec"
@@ -53,22 +74,25 @@ def build(root: Path = ROOT) -> dict[Path, str]:
     files = {
         "__init__.py": ('"""Code generated from spec/: never edit by hand."""\n', sources),
     }
+    common = spec / "common.yaml"
+    shared = render_shared(common)
+    files["common/__init__.py"] = ('"""Generated from the schemas both specs share."""\n', [common])
+    files["common/models.py"] = (shared, [common])
     contract = read_contract(asyncapi)
     for rel, body in render_realtime(asyncapi, contract).items():
-        files[rel] = (body, sources)
-    files["realtime/client_runtime.py"] = (
-        (CLIENT_TEMPLATES / "client_runtime.py.tmpl").read_text(encoding="utf-8"),
-        sources,
-    )
-    files["realtime/client.py"] = (render_client(asyncapi, contract), sources)
+        files[rel] = (_shared_out(rel, body, shared), sources)
+    # The client also reads openapi.yaml: `x-catch-up` names a REST operation.
+    files["realtime/client.py"] = (render_client(asyncapi, contract), [asyncapi, openapi, common])
     files["typescript/zizany-events.d.ts"] = (render_typescript(asyncapi, contract), sources)
     rest_sources = [openapi, spec / "common.yaml"]
     for rel, body in render_rest(openapi).items():
-        files[rel] = (body, rest_sources)
+        files[rel] = (_shared_out(rel, body, shared), rest_sources)
     out: dict[Path, str] = {}
     for rel, (body, used) in files.items():
         if rel.endswith(".py"):
             text = header(root, used) + "\n" + body
+            if rel.endswith("/models.py"):
+                text = ruff_unused_imports(text, f"generated/{rel}")
             out[root / "generated" / rel] = ruff_format(text, f"generated/{rel}")
         else:
             out[root / "generated" / rel] = header(root, used, "//") + "\n" + body

@@ -3,18 +3,17 @@
 One `async def <event>(payload) -> <Ok model>` per receive operation (the server
 receives it: the client sends it with an ack and gets the typed reply, or EventFailed),
 one `on_<event>(handler)` decorator per send operation and a `wait_for(event)` typed by
-overloads. The connection, the ack call and the inbox are in `client_runtime.py`.
+overloads. The connection, the ack call and the inbox are in `contract_runtime.client`.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from codegen.asyncapi import Contract, Operation, ref_name, snake
-from codegen.loader import load_yaml
-
-TEMPLATES = Path(__file__).parent / "templates"
+from codegen.loader import deref, load_yaml
 
 # Names ClientBase already uses: a generated method must not shadow them.
 _RESERVED = {
@@ -31,7 +30,15 @@ _RESERVED = {
     "EVENTS",
     "COOKIE_NAME",
     "VERSION",
+    "ROOM_COMMANDS",
+    "CATCH_UP",
+    "joined_rooms",
+    "catch_up_failures",
+    "caught_up",
+    "reconnect",
 }
+_METHODS = ("get", "put", "post", "patch", "delete")
+_CATCH_UP_KEYS = ("key", "items", "after", "nextAfter", "before", "nextBefore", "limit")
 
 
 def _doc(text: str) -> str:
@@ -64,6 +71,65 @@ def _error_model(raw: Any, contract: Contract) -> str:
     if len(found) != 1:
         raise ValueError(f"every reply must share one error schema, found {sorted(found)}")
     return found.pop()
+
+
+def _room_command(op: Operation) -> str | None:
+    """The RoomCommand of a receive operation that enters or leaves a room, as source."""
+    room = op.enters or op.leaves
+    if room is None:
+        return None
+    assert op.reply is not None and room.address is not None
+    (param,) = room.params
+    return (
+        f'"{op.event}": RoomCommand("{room.address}", "{param}", '
+        f"enters={op.enters is not None}, reply={op.reply.model}),"
+    )
+
+
+def _catch_up(spec_path: Path, op: Operation) -> str | None:
+    """The CatchUp of a room event with `x-catch-up`, checked against the REST operation."""
+    spec = op.catch_up
+    if spec is None:
+        return None
+    where = f"operation {op.op_id!r}: x-catch-up"
+    if op.action != "send" or op.room.address is None or len(op.room.params) != 1:
+        raise ValueError(f"{where} belongs on a send operation to a room with one parameter")
+    missing = [key for key in ("openapi", "operationId", *_CATCH_UP_KEYS) if key not in spec]
+    if missing:
+        raise ValueError(f"{where} lacks {missing}")
+    rest_path = (spec_path.parent / spec["openapi"]).resolve()
+    doc = load_yaml(rest_path)
+    found = [
+        (method, path, item)
+        for path, item in doc["paths"].items()
+        for method in _METHODS
+        if method in item and item[method].get("operationId") == spec["operationId"]
+    ]
+    if len(found) != 1 or found[0][0] != "get":
+        raise ValueError(f"{where}: no GET operation {spec['operationId']!r} in {rest_path.name}")
+    method, path, item = found[0]
+    (param,) = op.room.params
+    if set(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", path)) != {param}:
+        raise ValueError(f"{where}: {path} must take the room's parameter {param!r}")
+    raw_params = [*item.get("parameters", []), *item[method].get("parameters", [])]
+    query = {p["name"]: p for p in deref(raw_params, rest_path) if p.get("in") == "query"}
+    for key in ("after", "before", "limit"):
+        if spec[key] not in query:
+            raise ValueError(f"{where}: {spec['operationId']} has no query parameter {spec[key]!r}")
+    props = op.message.schema.get("properties", {})
+    field = next((name for name in (param, snake(param)) if name in props), None)
+    if field is None or spec["key"] not in props:
+        raise ValueError(
+            f"{where}: the payload needs {param!r} (or {snake(param)!r}) and {spec['key']!r}"
+        )
+    values = ", ".join(f'{snake(key)}="{spec[key]}"' for key in _CATCH_UP_KEYS)
+    # The largest page the operation serves: fewest requests per catch-up.
+    limit = query[spec["limit"]].get("schema", {})
+    page_size = int(limit.get("maximum", limit.get("default", 1)))
+    return (
+        f'"{op.event}": CatchUp(room="{op.room.address}", param="{param}", field="{field}", '
+        f'path="{path}", {values}, page_size={page_size}),'
+    )
 
 
 def _summary(raw_op: Any, op: Operation) -> str:
@@ -104,10 +170,10 @@ def render_client(spec_path: Path, contract: Contract) -> str:
         "",
         "from pydantic import BaseModel",
         "",
-        "from generated.realtime.client_runtime import ClientBase, Handler",
+        "from contract_runtime.client import CatchUp, ClientBase, Handler, RoomCommand",
+        "from contract_runtime.errors import ContractError",
         "from generated.realtime.events import Event",
         f"from generated.realtime.models import {', '.join(sorted(models))}",
-        "from generated.realtime.runtime import ContractError",
         "",
         "",
         "class EventFailed(ContractError):",
@@ -132,6 +198,10 @@ def render_client(spec_path: Path, contract: Contract) -> str:
     ]
     for op in contract.send:
         lines.append(f'        "{op.event}": {op.message.model},')
+    lines += ["    }", "    ROOM_COMMANDS: Mapping[str, RoomCommand] = {"]
+    lines += [f"        {line}" for op in contract.receive if (line := _room_command(op))]
+    lines += ["    }", "    CATCH_UP: Mapping[str, CatchUp] = {"]
+    lines += [f"        {line}" for op in contract.send if (line := _catch_up(spec_path, op))]
     lines += ["    }", ""]
 
     for op in contract.receive:

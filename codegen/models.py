@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +154,49 @@ def render_models(bundle: dict[str, Json]) -> str:
     while lines and (lines[0].startswith("#") or not lines[0].strip()):
         lines.pop(0)
     return "\n".join(lines).rstrip() + "\n"
+
+
+SHARED_MODULE = "generated.common.models"
+
+
+def render_shared(common_path: Path) -> str:
+    """The models of every object schema in spec/common.yaml: the one class each spec uses."""
+    doc = load_yaml(common_path)
+    return render_models(bundle_schemas(common_path, doc["$defs"]))
+
+
+def _classes(text: str) -> dict[str, ast.ClassDef]:
+    return {node.name: node for node in ast.parse(text).body if isinstance(node, ast.ClassDef)}
+
+
+def use_shared(text: str, shared: str, module: str = SHARED_MODULE) -> str:
+    """`text` (a models module) with the classes of `shared` imported from `module`.
+
+    A class both define must be the same source, so a spec that redefines a shared
+    schema under its name fails here instead of shadowing it.
+    """
+    theirs = _classes(shared)
+    lines = text.splitlines(keepends=True)
+    taken: list[str] = []
+    for name, node in sorted(_classes(text).items(), key=lambda item: -item[1].lineno):
+        if name not in theirs:
+            continue
+        mine = ast.get_source_segment(text, node)
+        if mine != ast.get_source_segment(shared, theirs[name]):
+            raise ValueError(f"model {name!r} differs from the shared one in {module}")
+        start = node.lineno - 1 - len(node.decorator_list)
+        assert node.end_lineno is not None
+        del lines[start : node.end_lineno]
+        taken.append(name)
+    if not taken:
+        return text
+    tree = ast.parse(text)
+    last_import = max(
+        node.end_lineno or node.lineno
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    )
+    names = ", ".join(f"{name} as {name}" for name in sorted(taken))
+    # `X as X` re-exports: `generated.rest.models.Message` is the shared class.
+    lines.insert(last_import, f"\nfrom {module} import {names}\n")
+    return re.sub(r"\n{3,}", "\n\n\n", "".join(lines))

@@ -9,8 +9,6 @@ from codegen.asyncapi import Contract, Operation, Room, snake
 from codegen.loader import load_yaml
 from codegen.models import bundle_schemas, render_models
 
-TEMPLATES = Path(__file__).parent / "templates"
-
 
 def _doc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
@@ -79,7 +77,7 @@ def render_rooms(contract: Contract) -> str:
         "",
         "from typing import NewType",
         "",
-        "from generated.realtime.runtime import SocketId",
+        "from contract_runtime.emitter import SocketId",
         "",
         '__all__ = ["SocketId"]',
         "",
@@ -101,7 +99,7 @@ def render_schemas(contract: Contract) -> str:
             "",
             "from typing import Any",
             "",
-            "from generated.realtime.runtime import SchemaRegistry",
+            "from contract_runtime.schemas import SchemaRegistry",
             "",
             f"SCHEMAS: dict[str, dict[str, Any]] = {body}",
             "",
@@ -136,9 +134,9 @@ def render_router(contract: Contract) -> str:
         "",
         "import socketio",
         "",
+        "from contract_runtime.dispatcher import Context, Dispatcher, HandlersBase, Operation",
         "from generated.realtime.emitter import Emitter",
         f"from generated.realtime.models import {models}",
-        "from generated.realtime.runtime import Context, Dispatcher, HandlersBase, Operation",
         "",
         'P = TypeVar("P")',
         "",
@@ -185,9 +183,9 @@ def render_emitter(contract: Contract) -> str:
     lines = [
         '"""The typed emitter: one method per server → client operation of the contract."""',
         "",
+        "from contract_runtime.emitter import EmitterBase, SocketId",
         f"from generated.realtime.models import {models}",
         f"from generated.realtime.rooms import {', '.join(room_types)}",
-        "from generated.realtime.runtime import EmitterBase, SocketId",
         "from generated.realtime.schemas import ERROR_EVENTS, REGISTRY",
         "",
         "",
@@ -229,7 +227,6 @@ def render_realtime(spec_path: Path, contract: Contract) -> dict[str, str]:
     return {
         "realtime/__init__.py": render_init(contract),
         "realtime/models.py": render_models(bundle),
-        "realtime/runtime.py": (TEMPLATES / "runtime.py.tmpl").read_text(encoding="utf-8"),
         "realtime/events.py": render_events(contract),
         "realtime/rooms.py": render_rooms(contract),
         "realtime/schemas.py": render_schemas(contract),

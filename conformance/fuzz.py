@@ -11,7 +11,6 @@ and oversized strings, null, arrays and other non-objects, no argument or two.
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -316,11 +315,6 @@ def plan(
         event: draw(make(event), per_op, seed_value=seed_value + i)
         for i, event in enumerate(sorted(contract.receive))
     }
-
-
-def copy_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A deep copy (payloads are sent and then compared)."""
-    return tuple(copy.deepcopy(a) for a in args)
 
 
 def is_finite_json(value: Json) -> bool:

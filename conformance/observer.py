@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -661,10 +660,6 @@ class Observer:
             if a.probe is probe and a.event == event and a.seq > since
         ]
 
-    def events_between(self, start: int, end: int) -> Iterator[Arrival]:
-        """Arrivals with start < seq <= end."""
-        return (a for a in self.arrivals if start < a.seq <= end)
-
     def summary(self, limit: int = 5) -> str:
         """Violations grouped by kind, with a few examples each."""
         if not self.violations:
@@ -697,8 +692,3 @@ def _singular(key: str) -> str:
 def _short(value: Any, limit: int = 200) -> str:
     text = canonical(value)
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def ids_of(values: Iterable[Any], key: str = "id") -> list[int]:
-    """The `key` of each object (a helper for drivers)."""
-    return [v[key] for v in values if isinstance(v, dict) and _is_int(v.get(key))]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -233,13 +233,6 @@ class Contract:
             return None
         value = room.value_in(payload)
         return None if value is None else (verb, room.name(value))
-
-    def rooms_named(self, payload: Json) -> Iterator[str]:
-        """Every room a request payload names through a room parameter."""
-        for room in self.rooms.values():
-            value = room.value_in(payload)
-            if value is not None:
-                yield room.name(value)
 
     def is_error_event(self, event: str) -> bool:
         """Whether `event` is one of the document's error events."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from generated.realtime.runtime import ContractError
+from contract_runtime.errors import ContractError
 
 
 class DomainError(ContractError):

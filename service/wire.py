@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generated.realtime.models import Channel, Message, ServerInfo, UserSummary
+from generated.common.models import Channel, Message, ServerInfo, UserSummary
 from service.db.messages import AuthoredMessage
 from service.db.tables import ChannelRow, ServerRow
 from service.db.timestamps import to_wire_timestamp

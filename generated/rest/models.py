@@ -7,24 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, RootModel
 
-
-class Channel(BaseModel):
-    """
-    A text channel of a server.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    id: Annotated[int, Field(ge=1, le=2147483647)]
-    server_id: Annotated[int, Field(ge=1, le=2147483647)]
-    name: Annotated[str, Field(max_length=24, min_length=1, pattern="^[a-z0-9_-]+$")]
-    created_at: Annotated[
-        str, Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")
-    ]
-    updated_at: Annotated[
-        str, Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")
-    ]
+from generated.common.models import (
+    Channel as Channel,
+    Message as Message,
+    UserSummary as UserSummary,
+)
 
 
 class ChannelCreateRequest(BaseModel):
@@ -369,18 +356,6 @@ class UserResponse(BaseModel):
     user: User
 
 
-class UserSummary(BaseModel):
-    """
-    The author of a message, as every message object carries it.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    id: Annotated[int, Field(ge=1, le=2147483647)]
-    username: Annotated[str, Field(max_length=24, min_length=2, pattern="^[A-Za-z0-9_-]+$")]
-
-
 class Error(BaseModel):
     """
     The body of every error response.
@@ -453,26 +428,6 @@ class MemberResponse(BaseModel):
         extra="forbid",
     )
     member: Member
-
-
-class Message(BaseModel):
-    """
-    A stored chat message. The same object is the `message:new` payload, each item of REST history, and the body of REST create/edit answers.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    id: Annotated[int, Field(ge=1, le=2147483647)]
-    channel_id: Annotated[int, Field(ge=1, le=2147483647)]
-    content: Annotated[str, Field(max_length=4000, min_length=1, pattern="\\S")]
-    created_at: Annotated[
-        str, Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")
-    ]
-    updated_at: Annotated[
-        str, Field(pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")
-    ]
-    user: UserSummary
 
 
 class MessagePageAfter(BaseModel):

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from generated.rest import models as rest
 from generated.rest.models import (
     MessageCreateRequest,
     MessagePage,
@@ -18,7 +17,7 @@ from generated.rest.models import (
 from service.api.body import strict
 from service.api.deps import ApiDep, CurrentUser
 from service.api.params import ChannelId, Cursor, MessageId, PageLimit
-from service.api.views import as_rest, rest_message
+from service.api.views import rest_message
 from service.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/channels/{channelId}/messages", tags=["messages"])
@@ -64,7 +63,7 @@ async def create_message(
         channel_id=channel_id,
         content=body.content,
     )
-    return MessageResponse(message=as_rest(message, rest.Message))
+    return MessageResponse(message=message)
 
 
 @router.patch("/{messageId}", operation_id="update_message")
@@ -82,7 +81,7 @@ async def update_message(
         content=body.content,
         channel_id=channel_id,
     )
-    return MessageResponse(message=as_rest(message, rest.Message))
+    return MessageResponse(message=message)
 
 
 @router.delete("/{messageId}", operation_id="delete_message", status_code=204)

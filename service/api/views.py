@@ -1,16 +1,13 @@
 """Rows → REST wire models: what a client receives, built field by field from rows.
 
-The message, channel and server-info objects come from `service.wire` (the shapes the
-socket events carry) and are re-validated as the REST models of the same schema, so a
-REST answer and the matching socket event are one object.
+The message and channel objects come from `service.wire`: both specs share their schema
+(spec/common.yaml), so REST and the socket events use one generated class
+(`generated.common.models`) and a REST answer and the matching socket event are one object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TypeVar
-
-from pydantic import BaseModel
 
 from generated.rest import models as rest
 from service.db.memberships import Member
@@ -19,13 +16,6 @@ from service.db.servers import ServerView
 from service.db.tables import ChannelRow, InviteRow, ServerRow, UserRow, as_role
 from service.db.timestamps import to_wire_timestamp
 from service.wire import channel_out, message_out
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def as_rest(model: BaseModel, rest_class: type[ModelT]) -> ModelT:
-    """The same object as the REST model of the same schema (the socket models are twins)."""
-    return rest_class.model_validate(model.model_dump())
 
 
 def user_out(row: UserRow) -> rest.User:
@@ -82,9 +72,9 @@ def invite_out(row: InviteRow) -> rest.Invite:
 
 def rest_channel(row: ChannelRow) -> rest.Channel:
     """The channel object (the `channel:created` / `channel:updated` payload)."""
-    return as_rest(channel_out(row), rest.Channel)
+    return channel_out(row)
 
 
 def rest_message(item: AuthoredMessage) -> rest.Message:
     """The message object (the `message:new` / `message:updated` payload)."""
-    return as_rest(message_out(item), rest.Message)
+    return message_out(item)

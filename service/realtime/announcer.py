@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from generated.realtime.models import PresenceUpdate, TypingUpdate
 from generated.realtime.rooms import channel_room, parse_channel_room, server_room
-from generated.realtime.runtime import SocketId
+from contract_runtime.emitter import SocketId
 from service.auth.logins import Principal
 from service.db import memberships
 from service.realtime.hub import Hub

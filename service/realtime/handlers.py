@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from contract_runtime.dispatcher import Context
+from contract_runtime.emitter import SocketId
 from generated.realtime.models import (
     ChannelJoin,
     ChannelJoined,
@@ -37,7 +39,6 @@ from generated.realtime.models import (
 )
 from generated.realtime.rooms import channel_room, server_room
 from generated.realtime.router import SocketHandlers
-from generated.realtime.runtime import Context, SocketId
 from service.auth.logins import Principal, principal_from_cookie_header
 from service.chat.domain import Chat
 from service.errors import Forbidden

@@ -24,6 +24,7 @@ from conformance.campaign import Budget, Campaign, RunResult
 from conformance.rest import RestSpec
 from conformance.spec import Contract
 from conformance.target import LocalTarget
+from contract_runtime.schemas import dump
 from generated.realtime.models import (
     ErrorNotFound,
     Message,
@@ -38,7 +39,6 @@ from generated.realtime.models import (
     TypingUpdate,
 )
 from generated.realtime.rooms import channel_room, server_room
-from generated.realtime.runtime import dump
 from service.chat.messages import Messages
 from service.chat.notifier import Guarded, Notifier
 from service.chat.parts import ChatParts

@@ -43,7 +43,13 @@ def test_generated_files_name_their_source_and_its_sha256() -> None:
     import hashlib
 
     for path, text in build().items():
-        spec = "openapi.yaml" if "rest" in path.parts else "asyncapi.yaml"
+        spec = (
+            "common.yaml"
+            if "common" in path.parts
+            else "openapi.yaml"
+            if "rest" in path.parts
+            else "asyncapi.yaml"
+        )
         digest = hashlib.sha256((ROOT / "spec" / spec).read_bytes()).hexdigest()
         first_line = text.splitlines()[0]
         assert f"spec/{spec} (sha256 {digest})" in first_line, path
@@ -109,3 +115,58 @@ def test_room_helpers_follow_the_address_templates() -> None:
     assert channel_room(12) == "channel:12"
     assert parse_channel_room("channel:12") == 12
     assert parse_channel_room("server:12") is None
+
+
+def test_shared_schemas_are_one_class_in_rest_and_realtime() -> None:
+    from generated.common import models as common
+    from generated.realtime import models as realtime
+    from generated.rest import models as rest
+
+    for name in ("Channel", "Message", "UserSummary"):
+        assert getattr(rest, name) is getattr(common, name), name
+        assert getattr(realtime, name) is getattr(common, name), name
+    assert realtime.ServerInfo is common.ServerInfo
+    for module in ("rest/models.py", "realtime/models.py"):
+        assert "class Message(" not in (ROOT / "generated" / module).read_text()
+
+
+def test_a_spec_that_redefines_a_shared_schema_under_its_name_fails(tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    spec = project / "spec" / "openapi.yaml"
+    text = spec.read_text()
+    marker = "  schemas:\n"
+    assert marker in text
+    own = (
+        "  schemas:\n    UserSummary:\n      title: UserSummary\n      type: object\n"
+        "      properties:\n        nick:\n          type: string\n"
+    )
+    spec.write_text(text.replace(marker, own, 1))
+    done = run_codegen("--check", "--root", str(project))
+    assert done.returncode != 0
+    assert "'UserSummary' differs from the shared one" in done.stderr
+
+
+def test_the_client_s_room_commands_and_catch_up_come_from_the_spec() -> None:
+    from generated.realtime.client import ZizanyClient
+
+    commands = ZizanyClient.ROOM_COMMANDS
+    assert {event for event, c in commands.items() if c.enters} == {"server:join", "channel:join"}
+    assert commands["channel:leave"].room == "channel:{channelId}"
+    catch_up = ZizanyClient.CATCH_UP["message:new"]
+    assert (catch_up.path, catch_up.field, catch_up.key) == (
+        "/api/channels/{channelId}/messages",
+        "channel_id",
+        "id",
+    )
+    assert catch_up.page_size == 100  # the largest `limit` openapi.yaml allows
+
+
+def test_a_catch_up_naming_no_rest_operation_fails_generation(tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    spec = project / "spec" / "asyncapi.yaml"
+    text = spec.read_text()
+    assert "operationId: list_messages\n" in text
+    spec.write_text(text.replace("operationId: list_messages\n", "operationId: list_nothing\n"))
+    done = run_codegen("--check", "--root", str(project))
+    assert done.returncode != 0
+    assert "no GET operation 'list_nothing' in openapi.yaml" in done.stderr
