@@ -7,11 +7,13 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from sqlalchemy.engine import make_url
 
 from service import workers
 from service.auth.passwords import Passwords
+from service.contract import contract_versions
 from service.db.engine import create_engine, session_factory
 from service.db.migrate import upgrade, upgrade_database
 from service.demo import DEMO_PASSWORD, DEMO_USERS, demo_loaded, load_demo
@@ -20,6 +22,7 @@ from service.settings import Settings
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zizany", description="Zizany chat back end.")
+    parser.add_argument("--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the server (REST and Socket.IO on one port)")
     serve.add_argument(
@@ -37,6 +40,21 @@ def _parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply pending migrations to the configured database")
     commands.add_parser("demo", help="load a small demo data set and print its logins")
     return parser
+
+
+def version_text() -> str:
+    """`zizany 0.1.0 (contract 1.0.0)`: the package and the specs' `info.version`."""
+    try:
+        package = metadata.version("zizany")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        package = "unknown"
+    versions = contract_versions()
+    distinct = set(versions.values())
+    if len(distinct) == 1:
+        contract = distinct.pop()
+    else:  # a contract in the middle of a change: say which spec is at which version
+        contract = ", ".join(f"{name} {version}" for name, version in versions.items())
+    return f"zizany {package} (contract {contract})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
