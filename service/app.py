@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from generated.rest.operations import VERSION
-from service.api import docs, routers
+from service.api import docs, front, routers
 from service.api.deps import ApiContext
 from service.api.errors import BodyLimitMiddleware, InternalErrorMiddleware, install_error_handlers
 from service.api.notifier import GuardedNotifier, NoSockets
@@ -20,6 +20,7 @@ from service.auth.passwords import Passwords
 from service.auth.throttle import InMemorySlidingWindow, LoginThrottle
 from service.db.engine import create_engine
 from service.db.migrate import upgrade
+from service.observe import observe
 from service.realtime.notify import Notifier
 from service.realtime.redis_common import connect_redis
 from service.realtime.server import create_realtime
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, notifier: Notifier | None = None) -> ASGIA
     install_error_handlers(api)
     install_spec(api)
     api.include_router(docs.router)
+    api.include_router(front.router)
     for router in routers():
         api.include_router(router)
     # Added innermost first: CORS wraps everything, so error answers carry its headers too.
@@ -69,9 +71,10 @@ def create_app(settings: Settings, *, notifier: Notifier | None = None) -> ASGIA
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Content-Type"],
     )
-    return _mount_realtime(
+    app = _mount_realtime(
         api, settings=settings, sessionmaker=sessionmaker, secret=secret, notifier=notifier
     )
+    return observe(api, app, settings)  # request ids, metrics, socket log context
 
 
 def _mount_realtime(

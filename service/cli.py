@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -17,6 +16,7 @@ from service.contract import contract_versions
 from service.db.engine import create_engine, session_factory
 from service.db.migrate import upgrade, upgrade_database
 from service.demo import DEMO_PASSWORD, DEMO_USERS, demo_loaded, load_demo
+from service.logs import configure_logging
 from service.settings import Settings
 
 
@@ -61,9 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `zizany` console script."""
     args = _parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
         return workers.serve(settings, host=args.host, port=args.port, workers=args.workers)
     if args.command == "db":
