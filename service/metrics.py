@@ -207,9 +207,17 @@ def handshake_refused(reason: str) -> None:
 def event_handled(event: str, code: str | None, seconds: float) -> None:
     """A client event was answered: `code` None for ok, else the ack's error code."""
     if _enabled:
-        m = instruments()
-        m.client_events.labels(event, code_label(code)).inc()
-        m.ack_seconds.labels(event).observe(seconds)
+        counted, timed = _event_children(event, code)
+        counted.inc()
+        timed.observe(seconds)
+
+
+@cache
+def _event_children(event: str, code: str | None) -> tuple[Counter, Histogram]:
+    # labels() takes a lock and builds a key on every call; the children are kept instead
+    # (bounded: events are handled names or `other`, codes the server's own).
+    m = instruments()
+    return m.client_events.labels(event, code_label(code)), m.ack_seconds.labels(event)
 
 
 def broadcast_delivered(event: str, recipients: int) -> None:

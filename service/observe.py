@@ -143,17 +143,15 @@ def observe_sockets(sio: socketio.AsyncServer, user_of: Callable[[str], int | No
         if sid is None:
             return await trigger(name, namespace, *args)
         label = known(name, namespace)
-        with logs.socket_context(sid, user_of(sid), label):
+        # Set and reset inline (no context manager): this runs for every client event.
+        tokens = (logs.socket_id.set(sid), logs.user_id.set(user_of(sid)), logs.event.set(label))
+        try:
             if name == "connect":
                 return await _connect(trigger, accepted, sid, user_of, name, namespace, *args)
             if name == "disconnect":
-                try:
-                    return await trigger(name, namespace, *args)
-                finally:
-                    if sid in accepted:
-                        accepted.discard(sid)
-                        metrics.socket_disconnected()
-                        log.info("socket disconnected")
+                return await _disconnect(trigger, accepted, sid, name, namespace, *args)
+            if not metrics.enabled():
+                return await trigger(name, namespace, *args)
             started = time.perf_counter()
             code: str | None = "E_INTERNAL"
             try:
@@ -163,6 +161,10 @@ def observe_sockets(sio: socketio.AsyncServer, user_of: Callable[[str], int | No
                 return result
             finally:
                 metrics.event_handled(label, code, time.perf_counter() - started)
+        finally:
+            logs.event.reset(tokens[2])
+            logs.user_id.reset(tokens[1])
+            logs.socket_id.reset(tokens[0])
 
     sio._trigger_event = traced
 
@@ -193,6 +195,18 @@ async def _connect(
     logs.user_id.set(user_of(sid))  # known once authenticated
     log.info("socket connected")
     return result
+
+
+async def _disconnect(
+    trigger: Callable[..., Any], accepted: set[str], sid: str, name: str, namespace: str, *args: Any
+) -> Any:
+    try:
+        return await trigger(name, namespace, *args)
+    finally:
+        if sid in accepted:
+            accepted.discard(sid)
+            metrics.socket_disconnected()
+            log.info("socket disconnected")
 
 
 def _ack_code(result: Any) -> str | None:
