@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import re
 import time
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from service.logs import JsonFormatter
 from tests.ops.process import ServerProcess
 from tests.ops.session import connect, sign_up
 
@@ -116,3 +119,26 @@ def test_the_access_log_leaves_out_the_query_string(observed: ServerProcess) -> 
     access = wait_for_line(observed, lambda e: e.get("request_id") == "q-1")
     assert "GET /api/health " in access["message"]
     assert "private-value" not in observed.output()
+
+
+def test_a_traceback_stays_inside_its_one_json_line() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(instance="host:4000/w1"))
+    logger = logging.getLogger("tests.ops.traceback")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise ValueError("boom\nwith a second line")
+        except ValueError:
+            logger.error("handler of %s failed", "message:create", exc_info=True)
+    finally:
+        logger.removeHandler(handler)
+    (line,) = stream.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["message"] == "handler of message:create failed"
+    assert entry["level"] == "ERROR"
+    assert entry["instance"] == "host:4000/w1"
+    assert "ValueError: boom\nwith a second line" in entry["exception"]
+    assert entry["time"].endswith("+00:00")
