@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from generated.rest.operations import VERSION
-from service.api import docs, routers
+from service.api import docs, front, routers
 from service.api.deps import ApiContext
 from service.api.errors import BodyLimitMiddleware, InternalErrorMiddleware, install_error_handlers
 from service.api.routes import check_routes
@@ -26,6 +26,7 @@ from service.chat.parts import ChatParts
 from service.parts import Parts, build_parts, running
 from service.realtime.assembly import Implementations, Realtime
 from service.settings import Settings
+from service.observe import observe
 
 
 class App:
@@ -94,6 +95,7 @@ def create_app(
     install_error_handlers(api)
     install_spec(api, bundled)
     api.include_router(docs.router)
+    api.include_router(front.router)
     for router in rest_routers if rest_routers is not None else routers():
         api.include_router(router)
     check_routes(api, bundled)
@@ -108,4 +110,5 @@ def create_app(
         allow_headers=["Content-Type"],
     )
     asgi: ASGIApp = api if realtime is None else realtime.asgi(api)
-    return App(asgi, api=api, parts=parts, realtime=realtime)
+    observed = observe(api, asgi, settings, realtime)  # request ids, metrics, socket logs
+    return App(observed, api=api, parts=parts, realtime=realtime)

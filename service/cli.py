@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from sqlalchemy.engine import make_url
 
 from service import workers
 from service.auth.passwords import Passwords
+from service.contract import contract_versions
 from service.db.engine import create_engine, session_factory
 from service.db.migrate import upgrade, upgrade_database
 from service.demo import DEMO_PASSWORD, DEMO_USERS, demo_loaded, load_demo
+from service.logs import configure_logging
 from service.settings import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zizany", description="Zizany chat back end.")
+    parser.add_argument("--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the server (REST and Socket.IO on one port)")
     serve.add_argument(
@@ -39,13 +42,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def version_text() -> str:
+    """`zizany 0.1.0 (contract 1.0.0)`: the package and the specs' `info.version`."""
+    try:
+        package = metadata.version("zizany")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        package = "unknown"
+    versions = contract_versions()
+    distinct = set(versions.values())
+    if len(distinct) == 1:
+        contract = distinct.pop()
+    else:  # a contract in the middle of a change: say which spec is at which version
+        contract = ", ".join(f"{name} {version}" for name, version in versions.items())
+    return f"zizany {package} (contract {contract})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `zizany` console script."""
     args = _parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
         return workers.serve(settings, host=args.host, port=args.port, workers=args.workers)
     if args.command == "db":

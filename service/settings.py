@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     presence_refresh_seconds: float = Field(default=5.0, gt=0)
     presence_sweep_seconds: float = Field(default=5.0, gt=0)
     log_level: LogLevel = "INFO"
+    # Operating (issue 14): `json` = one JSON object per line; metrics at /metrics when on,
+    # behind `Authorization: Bearer <metrics_token>` when a token is set.
+    log_format: Literal["text", "json"] = "text"
+    metrics: bool = False
+    metrics_token: SecretStr | None = None
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -73,6 +78,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        """Accept `JSON` as well as `json`."""
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

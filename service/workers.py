@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
@@ -29,6 +32,8 @@ from typing import Any
 import uvicorn
 
 from service.app import create_app
+from service.logs import configure_logging
+from service.metrics import MULTIPROC_ENV
 from service.settings import Settings
 
 log = logging.getLogger("zizany.workers")
@@ -91,6 +96,8 @@ def _config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Confi
         ws_per_message_deflate=False,
         lifespan="on",
         log_level=settings.log_level.lower(),
+        # uvicorn's loggers propagate to the handler service.logs installed: one format.
+        log_config=None,
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_SECONDS),
     )
 
@@ -106,10 +113,7 @@ def _run_worker(
     """Build the app as `instance_id` and serve it (on `sock` when given)."""
     settings = with_instance_id(settings, instance_id)
     if sock is not None:  # a spawned worker: configure logging like the CLI does
-        logging.basicConfig(
-            level=settings.log_level,
-            format=f"%(asctime)s %(levelname)s [{instance_id}] %(name)s: %(message)s",
-        )
+        configure_logging(settings.log_level, settings.log_format, instance=instance_id)
     server = uvicorn.Server(_config(app_factory(settings), settings, host, port))
     server.run(sockets=[sock] if sock is not None else None)
 
@@ -127,6 +131,7 @@ def _supervise(
     spawn = multiprocessing.get_context("spawn")
     sock = _config(None, settings, host, port).bind_socket()
     stopping = False
+    metrics_dir = _metrics_dir(settings)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
@@ -155,6 +160,8 @@ def _supervise(
                     continue
                 log.error("worker %d (pid %s) exited with %s", index, process.pid, process.exitcode)
                 process.join()
+                if metrics_dir is not None and process.pid is not None:
+                    _forget_worker_gauges(process.pid)
                 if time.monotonic() - started < RESTART_BACKOFF_SECONDS:
                     time.sleep(RESTART_BACKOFF_SECONDS)
                 running[index] = start(index)
@@ -169,4 +176,28 @@ def _supervise(
                 process.kill()
                 process.join()
         sock.close()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            os.environ.pop(MULTIPROC_ENV, None)
     return 0
+
+
+def _metrics_dir(settings: Settings) -> str | None:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for the workers when metrics are on (else None).
+
+    Set in the environment before the workers are spawned: prometheus-client picks its
+    multiprocess mode when a worker first imports it. Removed when the supervisor stops,
+    so a restart never adds up the samples of a previous run.
+    """
+    if not settings.metrics:
+        return None
+    path = tempfile.mkdtemp(prefix="zizany-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    return path
+
+
+def _forget_worker_gauges(pid: int) -> None:
+    """A dead worker's live gauges (connected sockets) stop counting; its counters stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -9,6 +9,8 @@
   `service/static/asyncapi.html` (committed, shipped in the wheel); the page records the
   sha256 of the spec files it was rendered from and a test fails when they differ.
 - `/docs/zizany-events.d.ts`: the generated TypeScript declarations for socket.io-client.
+
+Both are package data, found through `importlib.resources` (a checkout and a wheel alike).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from pathlib import Path
 from fastapi import APIRouter
 from starlette.responses import FileResponse
 
+from service.contract import package_dir
 from service.errors import NotFound
 
-PACKAGE = Path(__file__).resolve().parents[1]
-ASYNCAPI_PAGE = PACKAGE / "static" / "asyncapi.html"
-TS_DECLARATIONS = PACKAGE.parent / "generated" / "typescript" / "zizany-events.d.ts"
+ASYNCAPI_PAGE = package_dir("service") / "static" / "asyncapi.html"
+TS_DECLARATIONS = package_dir("generated") / "typescript" / "zizany-events.d.ts"
 
 router = APIRouter(include_in_schema=False)
 

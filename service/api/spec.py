@@ -15,10 +15,11 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import FileResponse, HTMLResponse, Response
 
+from service.contract import SPEC_FILES, spec_dir
 from service.errors import NotFound
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
-SPEC_FILES = ("openapi.yaml", "asyncapi.yaml", "common.yaml")
+# The checkout's spec/, or the copies a wheel ships in service/contract/ (same bytes).
+SPEC_DIR = spec_dir()
 
 _COMMON_REF = "./common.yaml#/$defs/"
 _LOCAL_DEF_REF = "#/$defs/"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from service import metrics
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -23,7 +25,10 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 
 def create_engine(settings: Settings) -> AsyncEngine:
     """Build the async engine for the configured database (aiosqlite or asyncpg)."""
-    return create_engine_for_url(settings.effective_database_url)
+    engine = create_engine_for_url(settings.effective_database_url)
+    if settings.metrics:
+        _install_query_timing(engine)
+    return engine
 
 
 def create_engine_for_url(
@@ -89,6 +94,31 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, foreign_keys: bool) -> None:
             cursor.close()
 
     event.listen(engine.sync_engine, "connect", on_connect)
+
+
+def _install_query_timing(engine: AsyncEngine) -> None:
+    """Time every statement into `zizany_db_query_seconds` (SQLAlchemy cursor events)."""
+
+    def before(conn: Any, _cursor: Any, _statement: str, *_: Any) -> None:
+        conn.info.setdefault("zizany_query_started", []).append(time.perf_counter())
+
+    def after(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        started = conn.info.get("zizany_query_started")
+        if started:
+            metrics.db_query(_operation_of(statement), time.perf_counter() - started.pop())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    event.listen(engine.sync_engine, "after_cursor_execute", after)
+
+
+_OPERATIONS = frozenset({"select", "insert", "update", "delete", "with", "pragma"})
+
+
+def _operation_of(statement: str) -> str:
+    """The statement's kind (its first keyword), one of a few, for a bounded label."""
+    head = statement.lstrip()[:8].split(None, 1)
+    word = head[0].lower() if head else ""
+    return word if word in _OPERATIONS else "other"
 
 
 def _install_sqlite_begin(engine: AsyncEngine) -> None:

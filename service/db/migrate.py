@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Literal
 
 from alembic import command
@@ -13,10 +12,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from service.contract import package_dir
 from service.db.engine import create_engine_for_url
 from service.settings import Settings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Package data (importlib.resources): the same in a checkout and an installed wheel.
+MIGRATIONS_DIR = package_dir("service.db.migrations")
 
 # Serialises concurrent upgrades (several `zizany serve` starting at once) on PostgreSQL.
 _ADVISORY_LOCK_KEY = 0x7A697A616E79  # "zizany"
