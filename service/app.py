@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 
 from generated.rest.operations import VERSION
 from service.api import docs, routers
+from service.api.app_page import install_web_client
 from service.api.deps import ApiContext
 from service.api.errors import BodyLimitMiddleware, InternalErrorMiddleware, install_error_handlers
 from service.api.notifier import GuardedNotifier, NoSockets
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, notifier: Notifier | None = None) -> ASGIA
     )
     install_error_handlers(api)
     install_spec(api)
+    install_web_client(api)
     api.include_router(docs.router)
     for router in routers():
         api.include_router(router)
