@@ -11,13 +11,14 @@ from starlette.types import ASGIApp
 
 from service.mock.app import create_mock_app
 from service.settings import Settings
+from tests.client.typescript import compiled_example
 from tests.live import LiveServer
 
 # The real server and its seeded world, shared with tests/realtime (imported = registered).
 from tests.realtime.conftest import live_world, settings, world
 from tests.web.support import serve_built
 
-__all__ = ["live_world", "mock", "settings", "world"]
+__all__ = ["compiled_example", "live_world", "mock", "settings", "world"]
 
 
 @pytest.fixture

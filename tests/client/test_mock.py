@@ -33,6 +33,7 @@ from generated.realtime.models import (
     TypingStop,
 )
 from service.mock.contract import SpecFiles, load_mock_contract
+from tests.client.typescript import run_example
 from tests.clients import RecordingClient
 from tests.live import LiveServer
 from tests.realtime.conftest import World
@@ -200,6 +201,16 @@ async def test_invalid_payloads_get_the_real_servers_error_validation_and_ack(
         assert {name for name, _ in fake.events} == {"error:validation"}  # nothing else
     finally:
         await fake.close()
+
+
+@pytest.mark.node
+def test_the_typescript_example_runs_against_the_mock(
+    mock: LiveServer, compiled_example: Path
+) -> None:
+    done = run_example(compiled_example, mock.url, "sara@example.com", "any", 1, 1)
+    assert done.returncode == 0, done.stdout + done.stderr
+    stored = example_of("message:new")
+    assert f"stored as message {stored['id']} at {stored['created_at']}" in done.stdout
 
 
 def test_every_client_event_of_the_spec_has_what_the_mock_needs() -> None:

@@ -56,6 +56,7 @@ def seed(base: str) -> dict[str, object]:
     }
 
 
+@pytest.mark.node
 def test_two_users_chat_in_chromium_and_a_foreign_origin_cannot_connect(tmp_path: Path) -> None:
     need_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -129,6 +130,7 @@ def test_the_page_loads_nothing_from_another_origin_and_never_renders_server_tex
         assert sink not in script, sink
 
 
+@pytest.mark.node
 def test_the_vendored_socket_io_client_is_the_locked_npm_package_byte_for_byte() -> None:
     need_node("socket.io-client")
     lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
