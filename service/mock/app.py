@@ -10,7 +10,8 @@ import uvicorn
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
-from service.mock.contract import SPEC_DIR, load_mock_contract
+from service.api.spec import SPEC_DIR
+from service.mock.contract import load_mock_contract
 from service.mock.rest import MockRest
 from service.mock.sockets import create_mock_sockets, described
 from service.settings import Settings

@@ -18,11 +18,11 @@ from typing import Any
 import yaml
 
 from codegen.loader import resolve_pointer, split_ref
+from service.api.spec import SPEC_DIR  # one place says where the installed spec is
 
 Json = Any
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _METHODS = ("get", "post", "put", "patch", "delete")
-SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"  # as service.api.spec serves it
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
