@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from generated.rest.operations import VERSION
 from service.api import docs, front, routers
+from service.api.app_page import install_web_client
 from service.api.deps import ApiContext
 from service.api.errors import BodyLimitMiddleware, InternalErrorMiddleware, install_error_handlers
 from service.api.routes import check_routes
@@ -94,6 +95,7 @@ def create_app(
     api.state.api = context
     install_error_handlers(api)
     install_spec(api, bundled)
+    install_web_client(api)
     api.include_router(docs.router)
     api.include_router(front.router)
     for router in rest_routers if rest_routers is not None else routers():

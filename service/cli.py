@@ -1,4 +1,4 @@
-"""The `zizany` command: `serve`, `db upgrade`, `demo`."""
+"""The `zizany` command: `serve`, `db upgrade`, `demo`, `mock`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from service.db.engine import create_engine, session_factory
 from service.db.migrate import upgrade, upgrade_database
 from service.demo import DEMO_PASSWORD, DEMO_USERS, demo_loaded, load_demo
 from service.logs import configure_logging
+from service.mock.app import serve_mock
 from service.settings import Settings
 
 
@@ -39,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply pending migrations to the configured database")
     commands.add_parser("demo", help="load a small demo data set and print its logins")
+    mock = commands.add_parser(
+        "mock", help="serve the contract from its examples alone (no database), for clients"
+    )
+    mock.add_argument("--host", default=None, help="address to bind (default: 127.0.0.1)")
+    mock.add_argument("--port", type=int, default=None, help="port (default: 4000)")
     return parser
 
 
@@ -64,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
         return workers.serve(settings, host=args.host, port=args.port, workers=args.workers)
+    if args.command == "mock":
+        return serve_mock(settings, host=args.host, port=args.port)
     if args.command == "db":
         upgrade_database(settings.effective_database_url)
         print(f"database at {_redacted(settings)} is up to date")
