@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,14 +134,29 @@ class Town:
         await self.api.aclose()
 
 
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Remember whether the test itself failed (its teardown then adds no second report)."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
 @pytest.fixture
-async def town(target: LocalTarget, contract: Contract) -> AsyncIterator[Town]:
+async def town(
+    target: LocalTarget, contract: Contract, request: pytest.FixtureRequest
+) -> AsyncIterator[Town]:
     """A Town; when the test ends, every socket must have received only what is allowed."""
     place = Town(target.url, contract)
     try:
         yield place
-        if any(c.sio.connected for c in place.sockets):
-            await place.settle()
-        place.assert_clean()
+        if not request.node.stash.get(FAILED, False):
+            if any(c.sio.connected for c in place.sockets):
+                await place.settle()
+            place.assert_clean()
     finally:
         await place.aclose()

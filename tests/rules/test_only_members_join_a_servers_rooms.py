@@ -32,7 +32,8 @@ def refused(contract: Contract, event: str, ack: Any) -> None:
 
 async def knock(contract: Contract, client: Watched, place: Place) -> None:
     """Try both joins; both must be refused, with no `*:joined` answer."""
-    refused(contract, "server:join", await client.call("server:join", {"serverId": place.server_id}))
+    ack = await client.call("server:join", {"serverId": place.server_id})
+    refused(contract, "server:join", ack)
     ack = await client.call("channel:join", {"channelId": place.channel_id})
     refused(contract, "channel:join", ack)
     assert client.named("server:joined") == [] and client.named("channel:joined") == []
