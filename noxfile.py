@@ -42,12 +42,14 @@ def generate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def check(session: nox.Session) -> None:
-    """The contract: generated/ matches spec/ (drift) and both specs validate."""
+    """The contract: generated/ matches spec/ (drift), both specs validate, and no change
+    breaks the last released contract without a new major version (CONTRIBUTING.md)."""
     install(session)
     npm_ci(session)
     session.run("python", "-m", "codegen", "--check")
     session.run("node", "tools/asyncapi_check.mjs", "spec/asyncapi.yaml", external=True)
     session.run("openapi-spec-validator", "spec/openapi.yaml")
+    session.run("python", "-m", "conformance.compat")
 
 
 @nox.session(python=PYTHON)
@@ -118,8 +120,9 @@ def conformance(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def compat(session: nox.Session) -> None:
-    """Compare spec/ with a git ref (`-- origin/main`); fails on breaks without a major bump."""
+    """Compare spec/ with a git ref (`-- origin/main`; default: the last released contract).
+
+    Fails on a change that breaks clients without a new major version.
+    """
     install(session)
-    if not session.posargs:
-        session.error("usage: nox -s compat -- <git ref>")
     session.run("python", "-m", "conformance.compat", *session.posargs)

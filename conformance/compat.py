@@ -14,11 +14,18 @@ the working tree's spec/ and classifies every change by who reads what:
 
 It prints a report and exits 1 when a change breaks clients and `info.version`'s major
 number was not raised (the policy in the specs' "Versioning" section).
+
+Without a ref it compares with the last released contract (`./dev check` does this, so CI
+does): the highest `contract-v<MAJOR.MINOR.PATCH>` tag in HEAD's history; with no such tag,
+the last commit whose specs carried another `info.version` than the working tree's (the
+previous version, taken as released once the version moved on); with neither, nothing was
+released yet and there is nothing to compare. CONTRIBUTING.md says when to tag.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,7 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codegen.loader import deref, load_yaml
+import yaml
+
+from codegen.loader import load_yaml, resolve_pointer, split_ref
 
 Json = Any
 
@@ -56,6 +65,42 @@ class Change:
 
     def __str__(self) -> str:
         return f"{self.level:<10} {self.spec}: {self.where}: {self.what}"
+
+
+_parsed: dict[tuple[Path, int, int], Json] = {}
+
+
+def _document(path: Path) -> Json:
+    """A spec file's parsed YAML, read once per version of the file; never modified."""
+    stat = path.stat()
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _parsed:
+        with path.open(encoding="utf-8") as fh:
+            _parsed[key] = yaml.safe_load(fh)
+    return _parsed[key]
+
+
+def deref(node: Json, base: Path, _seen: tuple[str, ...] = ()) -> Json:
+    """`codegen.loader.deref`, without its deep copy of the whole document per `$ref`.
+
+    The result is new containers all the way down (only the scalars are shared), so the
+    copy bought nothing here; it made one comparison of the real specs take ~40 s of CPU
+    (6,000 deep copies of the document) instead of well under a second.
+    """
+    if isinstance(node, list):
+        return [deref(item, base, _seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target_file, pointer = split_ref(node["$ref"], base)
+        key = f"{target_file}#{pointer}"
+        if key in _seen:
+            raise ValueError(f"recursive $ref {node['$ref']!r} is not supported")
+        target = resolve_pointer(_document(target_file), pointer)
+        resolved = deref(target, target_file, (*_seen, key))
+        extra = {k: deref(v, base, _seen) for k, v in node.items() if k != "$ref"}
+        return {**resolved, **extra} if isinstance(resolved, dict) else resolved
+    return {k: deref(v, base, _seen) for k, v in node.items()}
 
 
 def _types(schema: Json) -> set[str] | None:
@@ -514,19 +559,116 @@ def checkout_specs(ref: str, into: Path, *, repo: Path, spec_dir: str = "spec") 
     return into
 
 
+# ---- the last released contract ---------------------------------------------------------------
+
+TAG_PREFIX = "contract-v"
+SPEC_FILES = ("asyncapi.yaml", "openapi.yaml")
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+
+class HistoryMissing(RuntimeError):
+    """The repository lacks what finding the released contract needs (a shallow clone)."""
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def version_key(text: str) -> tuple[int, int, int] | None:
+    """`1.4.2` → (1, 4, 2); None for anything else."""
+    match = _VERSION.match(text)
+    return None if match is None else (int(match[1]), int(match[2]), int(match[3]))
+
+
+def _version_of(text: str) -> str | None:
+    doc = yaml.safe_load(text)
+    info = doc.get("info", {}) if isinstance(doc, dict) else {}
+    version = info.get("version") if isinstance(info, dict) else None
+    return None if version is None else str(version)
+
+
+def _versions_at(repo: Path, commit: str, spec_dir: str) -> dict[str, str]:
+    """Spec file → `info.version` at a commit (files missing there are left out)."""
+    names = _git(repo, "ls-tree", "-r", "--name-only", commit, "--", spec_dir).split()
+    found: dict[str, str] = {}
+    for name in SPEC_FILES:
+        path = f"{spec_dir}/{name}"
+        if path in names:
+            version = _version_of(_git(repo, "show", f"{commit}:{path}"))
+            if version is not None:
+                found[name] = version
+    return found
+
+
+def released_ref(repo: Path, *, spec_dir: str = "spec") -> tuple[str, str] | None:
+    """The git ref of the last released contract and how it was found; None if none yet.
+
+    1. The highest `contract-v<version>` tag in HEAD's history.
+    2. Else the newest commit (first-parent history of HEAD, among those that changed the
+       specs) where a spec's `info.version` differs from the working tree's: the previous
+       version's last state.
+    3. Else None: one version only, never tagged, so never released.
+    """
+    if _git(repo, "rev-parse", "--is-shallow-repository") == "true":
+        raise HistoryMissing(
+            "a shallow clone: the released contract needs tags and history "
+            "(git fetch --unshallow --tags)"
+        )
+    tags = _git(repo, "tag", "--merged", "HEAD", "--list", f"{TAG_PREFIX}*").split()
+    versioned = [(key, tag) for tag in tags if (key := version_key(tag[len(TAG_PREFIX) :]))]
+    if versioned:
+        return max(versioned)[1], "the last released contract (highest contract-v* tag)"
+    current: dict[str, str] = {}
+    for name in SPEC_FILES:
+        path = repo / spec_dir / name
+        if path.exists() and (version := _version_of(path.read_text(encoding="utf-8"))):
+            current[name] = version
+    paths = [f"{spec_dir}/{name}" for name in SPEC_FILES]
+    for commit in _git(repo, "rev-list", "--first-parent", "HEAD", "--", *paths).split():
+        then = _versions_at(repo, commit, spec_dir)
+        if any(name in current and current[name] != v for name, v in then.items()):
+            return commit[:12], "no contract-v* tag: the last commit of the previous version"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m conformance.compat <ref>`."""
-    from conformance import ROOT, SPEC_DIR
+    """`python -m conformance.compat [ref] [--repo DIR]`."""
+    from conformance import ROOT
 
     parser = argparse.ArgumentParser(
         prog="python -m conformance.compat", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("ref", help="the git ref to compare spec/ with (e.g. origin/main, v1.0.0)")
+    parser.add_argument(
+        "ref",
+        nargs="?",
+        help="the git ref to compare spec/ with (e.g. origin/main, contract-v1.0.0); "
+        "default: the last released contract",
+    )
+    parser.add_argument(
+        "--repo", type=Path, default=ROOT, help="the repository (default: this project)"
+    )
     args = parser.parse_args(argv)
+    repo: Path = args.repo.resolve()
+    ref, why = args.ref, "given"
+    if ref is None:
+        try:
+            found = released_ref(repo)
+        except HistoryMissing as exc:
+            print(f"cannot find the released contract: {exc}", file=sys.stderr)
+            return 2
+        if found is None:
+            print(
+                "no released contract yet (no contract-v* tag, no earlier info.version): "
+                "nothing to compare. Tag a release as CONTRIBUTING.md says."
+            )
+            return 0
+        ref, why = found
     with tempfile.TemporaryDirectory(prefix="zizany-compat-") as tmp:
-        old_dir = checkout_specs(args.ref, Path(tmp), repo=ROOT)
-        report = compare_dirs(old_dir, SPEC_DIR)
-    print(f"spec/ at {args.ref} → working tree")
+        old_dir = checkout_specs(ref, Path(tmp), repo=repo)
+        report = compare_dirs(old_dir, repo / "spec")
+    print(f"spec/ at {ref} ({why}) → working tree")
     print(report.text())
     return 0 if report.ok else 1
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import copy
+import re
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -297,3 +301,141 @@ def test_specs_are_read_from_a_git_ref(tmp_path: Path) -> None:
     report = compare_dirs(old, repo / "spec")
     assert [c.where for c in report.breaking] == ["note:new"]
     assert not report.ok
+
+
+# ---- `./dev check`: the real specs against the last released contract ------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+GIT_ID = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *GIT_ID, *args], cwd=repo, check=True, capture_output=True)
+    return done.stdout.decode().strip()
+
+
+def released_check(repo: Path) -> subprocess.CompletedProcess[str]:
+    """The check session's command (`python -m conformance.compat`), on another repository."""
+    return subprocess.run(
+        [sys.executable, "-m", "conformance.compat", "--repo", str(repo)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def set_version(repo: Path, version: str) -> None:
+    """Both specs' `info.version` (the first `  version:` line of each, as both are written)."""
+    for name in ("asyncapi.yaml", "openapi.yaml"):
+        path = repo / "spec" / name
+        text = path.read_text(encoding="utf-8")
+        changed = re.sub(r"(?m)^(  version: ).*$", rf"\g<1>{version}", text, count=1)
+        assert changed != text or f"  version: {version}\n" in text
+        path.write_text(changed, encoding="utf-8")
+
+
+def remove_message_deleted(repo: Path) -> None:
+    """A breaking change: the `message:deleted` event clients listen to disappears."""
+    path = repo / "spec" / "asyncapi.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert doc["operations"].pop("messageDeleted")["action"] == "send"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
+def spec_repo(tmp_path: Path) -> Path:
+    """A new repository holding this project's spec/ at 1.0.0, in one commit."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "spec", repo / "spec")
+    git(repo, "init", "-q")
+    set_version(repo, "1.0.0")
+    commit_all(repo, "contract 1.0.0")
+    return repo
+
+
+def test_a_fresh_clone_fails_a_break_of_the_tagged_release_and_passes_it_as_a_new_major(
+    tmp_path: Path,
+) -> None:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, capture_output=True)
+    version = yaml.safe_load((clone / "spec" / "asyncapi.yaml").read_text())["info"]["version"]
+    git(clone, "tag", "-f", "-a", f"contract-v{version}", "-m", "released")
+    assert released_check(clone).returncode == 0  # nothing changed since the release
+
+    remove_message_deleted(clone)
+    commit_all(clone, "drop message:deleted")
+    broken = released_check(clone)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert f"contract-v{version}" in broken.stdout
+    assert "message:deleted" in broken.stdout and "FAIL" in broken.stdout
+
+    major = int(version.split(".")[0]) + 1
+    set_version(clone, f"{major}.0.0")
+    commit_all(clone, "contract: a new major version")
+    bumped = released_check(clone)
+    assert bumped.returncode == 0, bumped.stdout + bumped.stderr
+
+
+def test_without_a_tag_the_previous_version_is_the_released_one(tmp_path: Path) -> None:
+    repo = spec_repo(tmp_path)
+    first = git(repo, "rev-parse", "--short=12", "HEAD")
+    set_version(repo, "1.1.0")
+    commit_all(repo, "contract 1.1.0")
+    remove_message_deleted(repo)
+    commit_all(repo, "drop message:deleted")
+
+    broken = released_check(repo)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert f"spec/ at {first} " in broken.stdout  # the last commit of 1.0.0
+
+    set_version(repo, "2.0.0")
+    bumped = released_check(repo)  # the bump not even committed yet: the working tree counts
+    assert bumped.returncode == 0, bumped.stdout + bumped.stderr
+
+
+def test_a_tag_wins_over_the_previous_version_and_the_highest_tag_counts(tmp_path: Path) -> None:
+    repo = spec_repo(tmp_path)
+    git(repo, "tag", "contract-v1.0.0")
+    set_version(repo, "2.0.0")
+    commit_all(repo, "contract 2.0.0")
+    git(repo, "tag", "contract-v2.0.0")
+    remove_message_deleted(repo)  # 2.0.0 is released: breaking it needs 3.0.0
+    broken = released_check(repo)
+    assert broken.returncode == 1 and "contract-v2.0.0" in broken.stdout, broken.stdout
+
+
+def test_a_contract_never_released_has_nothing_to_compare(tmp_path: Path) -> None:
+    repo = spec_repo(tmp_path)
+    remove_message_deleted(repo)
+    done = released_check(repo)
+    assert done.returncode == 0 and "no released contract yet" in done.stdout, done.stdout
+
+
+def test_a_shallow_clone_is_refused_not_passed(tmp_path: Path) -> None:
+    repo = spec_repo(tmp_path)
+    set_version(repo, "1.1.0")
+    commit_all(repo, "contract 1.1.0")
+    shallow = tmp_path / "shallow"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow)],
+        check=True,
+        capture_output=True,
+    )
+    done = released_check(shallow)
+    assert done.returncode == 2 and "shallow" in done.stderr, done.stderr
+
+
+def test_dev_check_runs_the_compat_check_against_the_released_contract() -> None:
+    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
+    check = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check")
+    commands = [
+        [a.value for a in call.args if isinstance(a, ast.Constant)]
+        for call in ast.walk(check)
+        if isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "run"
+    ]
+    assert ["python", "-m", "conformance.compat"] in commands
