@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import resource
@@ -207,7 +208,7 @@ class Worker:
         await asyncio.sleep(float(cmd.get("settle", 0.2)))  # let duplicates show up
         lost = dup = disorder = unexpected = deliveries = inversions = 0
         worst: dict[str, float] = {}
-        orders: dict[int, set[int]] = defaultdict(set)  # channel -> hashes of arrival orders
+        orders: dict[int, set[str]] = defaultdict(set)  # channel -> digests of arrival orders
         for sock in self.socks.values():
             if sock.channel is None:
                 continue
@@ -235,7 +236,9 @@ class Worker:
                 dup += len(seqs) - len(distinct)
                 lost += (hi - lo) - len(distinct)
                 disorder += sum(1 for a, b in itertools.pairwise(seqs) if b <= a)
-            orders[sock.channel].add(hash(tuple(order)))
+            # The same digest as bench/receiver.mjs: receivers of both kinds compare.
+            digest = hashlib.sha1(",".join(map(str, order)).encode()).hexdigest()[:16]
+            orders[sock.channel].add(digest)
             sock.got = []
         return {
             "lost": lost,
