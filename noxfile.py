@@ -95,7 +95,7 @@ def demo(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks against a Node.js Socket.IO baseline (`./dev bench -- --quick`); not a test."""
-    session.install("-e", ".[client]", "matplotlib>=3.9", "py-spy>=0.4")
+    session.install("-e", ".[client]", "matplotlib>=3.9", "py-spy>=0.4", "picows>=2.3")
     if shutil.which("npm") is None:
         session.error("npm is required (Node.js >= 20): the baseline server is Node.js")
     lock = ROOT / "bench" / "package-lock.json"

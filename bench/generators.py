@@ -1,9 +1,9 @@
 """The load generator processes, driven over stdin/stdout (one JSON line each way).
 
-Two kinds speak the same commands (`connect`, `collect`, `close`): `python` is
-bench/loadgen.py (python-socketio clients; the only kind that also `send`s, with acks),
-`light` is bench/receiver.mjs (raw Engine.IO / Socket.IO over `ws` in Node.js, thousands
-of receiving sockets in one process at a few µs of CPU per delivery).
+Two kinds speak the same commands (`connect`, `collect`, `close`; bench/protocol.py):
+`python` is bench/loadgen.py (python-socketio clients; the only kind that also `send`s,
+with acks), `light` is bench/receiver.py (raw Engine.IO / Socket.IO over picows, thousands
+of receiving sockets in one process at ~10× less CPU per delivery).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
-from bench.servers import BENCH, ROOT, cpu_seconds_of
+from bench.servers import ROOT, cpu_seconds_of
 
 Kind = Literal["python", "light"]
 
@@ -30,12 +30,11 @@ class Loadgen:
 
     @classmethod
     async def start(cls, kind: Kind = "python") -> Loadgen:
-        if kind == "python":
-            argv = [sys.executable, "-m", "bench.loadgen"]
-        else:
-            argv = ["node", str(BENCH / "receiver.mjs")]
+        module = "bench.loadgen" if kind == "python" else "bench.receiver"
         proc = await asyncio.create_subprocess_exec(
-            *argv,
+            sys.executable,
+            "-m",
+            module,
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -62,6 +61,8 @@ class Loadgen:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ask({"cmd": "close"}), 30)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), 10)  # it exits after answering `close`
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
