@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from bench.generators import connect_all, loadgens
 from bench.servers import ServerProc
 from bench.world import World
 
+STDLIB = re.compile(r"^.*/lib/python3\.\d+/(?!site-packages/)")
 TRACE_FRAMES = 1  # the allocating line; more frames make tracemalloc's overhead grow
 
 
@@ -43,8 +45,9 @@ async def snapshot(server: ServerProc, name: str) -> Path:
 
 
 def _site(stat: tracemalloc.StatisticDiff, root: str) -> str:
+    """`file:line`, the file relative to site-packages, the standard library or the repo."""
     frame = stat.traceback[0]
-    name = frame.filename
+    name = STDLIB.sub("", frame.filename)
     for marker in ("site-packages/", root + "/"):
         if marker in name:
             name = name.split(marker, 1)[1]

@@ -45,7 +45,7 @@ class Params:
                 history_rows=100_000,
                 history_requests=100,
                 cluster_room=20,
-                ceiling_rates={1000: [40, 120]},
+                ceiling_rates={1000: [10, 40]},
                 memory_sockets=300,
             )
         return cls(
@@ -62,6 +62,6 @@ class Params:
             connections=[1000, 5000],
             history_rows=1_000_000,
             history_requests=300,
-            ceiling_rates={1000: [20, 40, 80, 120, 160], 5000: [4, 8, 16, 24, 32]},
+            ceiling_rates={1000: [10, 20, 40, 80, 120], 5000: [2, 4, 8, 16, 24]},
             memory_sockets=1000,
         )

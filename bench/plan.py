@@ -140,14 +140,18 @@ async def bench_ceiling(run: Run) -> None:
     print(f"== {label} (the load generator against a broadcast-only server)", flush=True)
     server, world = await with_server(run, "ceiling", "none", label)
     out: dict[str, Any] = run.results.setdefault(label, {})
+    # Past its ceiling the generator falls behind (acks late, deliveries missing): that is
+    # the figure sought, not a fault of a server under test, so it is reported, not failed.
+    ledger = Ledger()
     try:
         out["fanout"] = []
         for size, rates in sorted(run.params.ceiling_rates.items()):
             out["fanout"].append(
-                await scenarios.fanout(server, world, run.params, size, rates, run.ledger, label)
+                await scenarios.fanout(server, world, run.params, size, rates, ledger, label)
             )
     finally:
         server.stop()
+        out["problems"] = ledger.problems
 
 
 async def bench_instance(run: Run, inst: Instance) -> None:

@@ -145,6 +145,9 @@ def ceiling_table(results: dict[str, Any]) -> str:
             f"| {fmt(step.get('receiver_cpu_us_per_delivery'))} "
             f"| {fmt(step.get('cpu_us_per_delivery'))} |"
         )
+    problems = results["ceiling"].get("problems") or []
+    if problems:
+        lines += ["", f"Past the ceiling (reported, not failed): {'; '.join(problems)[:600]}"]
     return "\n".join(lines)
 
 
@@ -202,8 +205,8 @@ def memory_table(results: dict[str, Any]) -> str:
     lines = [
         f"{m['sockets']:,} idle authenticated sockets (each in its server's and its channel's "
         f"room): RSS {fmt(m['rss_kib_per_connection'])} KiB per connection "
-        f"(under tracemalloc), traced {fmt(m['traced_kib_per_connection'])} KiB per "
-        "connection.",
+        f"(under tracemalloc, which adds its own; the connections rows have it without), "
+        f"traced {fmt(m['traced_kib_per_connection'])} KiB per connection.",
         "",
         "| allocation site (grown) | KiB | blocks | bytes/connection |",
         "|---|---:|---:|---:|",
@@ -278,7 +281,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
         ax.set_xscale("log")
         ax.set_xlabel("room size (receivers)")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     ax2.set_yscale("log")
     ax1.set_ylabel("deliveries/s (highest rate with p99 < 100 ms)")
     ax2.set_ylabel("CPU-µs per delivery")
