@@ -59,7 +59,10 @@ def versions() -> dict[str, str]:
     }
     from importlib.metadata import version
 
-    for pkg in ("python-socketio", "python-engineio", "uvicorn", "sqlalchemy", "asyncpg"):
+    for pkg in (
+        *("python-socketio", "python-engineio", "uvicorn", "websockets"),
+        *("sqlalchemy", "asyncpg", "picows"),
+    ):
         with contextlib.suppress(Exception):
             out[pkg] = version(pkg)
     if node_pkg.exists():

@@ -162,7 +162,8 @@ class ServerProc:
         return self.impl != "ceiling"
 
     async def ready(self, wait_s: float = 60) -> None:
-        deadline = time.monotonic() + wait_s
+        # A supervisor imports the app, then each spawned worker imports it again.
+        deadline = time.monotonic() + wait_s * (3 if self.workers and self.workers > 1 else 1)
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -177,8 +178,9 @@ class ServerProc:
                 await asyncio.sleep(0.2)
             else:
                 raise RuntimeError(f"{self.impl} did not start")
-        if self.workers:
-            # Every worker accepts on the shared socket: wait until all of them are up.
+        if self.workers and self.workers > 1:
+            # The supervisor spawns the workers (one process serves `--workers 1` itself);
+            # every worker accepts on the shared socket: wait until all of them are up.
             while time.monotonic() < deadline:
                 self._tree = process_tree(self.proc.pid)
                 if len(self._tree) > self.workers:
