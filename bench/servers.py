@@ -161,9 +161,10 @@ class ServerProc:
         """Whether it writes messages to a database (the ceiling server does not)."""
         return self.impl != "ceiling"
 
-    async def ready(self, wait_s: float = 60) -> None:
-        # A supervisor imports the app, then each spawned worker imports it again.
-        deadline = time.monotonic() + wait_s * (3 if self.workers and self.workers > 1 else 1)
+    async def ready(self, wait_s: float = 180) -> None:
+        # Generous: on a busy machine importing the app alone takes tens of seconds, and a
+        # supervisor imports it, then each spawned worker again.
+        deadline = time.monotonic() + wait_s
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -177,7 +178,8 @@ class ServerProc:
                             break
                 await asyncio.sleep(0.2)
             else:
-                raise RuntimeError(f"{self.impl} did not start")
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{self.impl} did not start: {tail}")
         if self.workers and self.workers > 1:
             # The supervisor spawns the workers (one process serves `--workers 1` itself);
             # every worker accepts on the shared socket: wait until all of them are up.
