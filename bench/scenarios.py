@@ -156,7 +156,11 @@ async def create(
         for rate in params.create_rates:
             step = await run_step(server, senders, gens, rate, params.step_seconds)
             accepted += step["accepted"]
-            ok = ledger.check(f"{label} message:create @ {rate}/s", step)
+            # The contract orders the events of one socket; with several processes, two
+            # senders' messages in one channel may reach the processes' receivers in
+            # different orders (each process broadcasts its own first): reported only.
+            reported = ["order_diverged_channels"] if (server.workers or 1) > 1 else []
+            ok = ledger.check(f"{label} message:create @ {rate}/s", step, reported)
             p99 = step["p99_ms"]
             step["passed"] = bool(ok and p99 is not None and p99 < CREATE_P99_LIMIT_MS)
             steps.append(step)

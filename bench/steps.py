@@ -47,8 +47,9 @@ class Ledger:
 
     problems: list[str] = field(default_factory=list)
 
-    def check(self, where: str, step: dict[str, Any]) -> bool:
-        bad = {k: step[k] for k in PROBLEM_KEYS if step.get(k)}
+    def check(self, where: str, step: dict[str, Any], reported: Sequence[str] = ()) -> bool:
+        """Record the step's problems (those in `reported` are figures, not failures)."""
+        bad = {k: step[k] for k in PROBLEM_KEYS if step.get(k) and k not in reported}
         if bad:
             self.problems.append(f"{where}: {bad}")
         return not bad
