@@ -52,7 +52,7 @@ def check(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (lint + format) and mypy --strict over service, codegen, generated and tests."""
+    """ruff (lint + format) and mypy --strict over the files of [tool.mypy] (bench too)."""
     install(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
