@@ -168,6 +168,7 @@ async def bench_instance(run: Run, inst: Instance) -> None:
                 res = await scenarios.connections(server, world, n)
                 print(f"  {label} connections {n}: {res}", flush=True)
                 out["connections"].append(res)
+                await server.quiesce()
         if "fanout" in chosen:
             out["fanout"] = []
             for size in params.room_sizes:
@@ -176,6 +177,7 @@ async def bench_instance(run: Run, inst: Instance) -> None:
                         server, world, params, size, params.fanout_rates[size], run.ledger, label
                     )
                 )
+                await server.quiesce()
         if "fanout-validation" in chosen:
             size = params.validation_room
             out["fanout"] = [

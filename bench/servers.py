@@ -194,6 +194,17 @@ class ServerProc:
     def cpu_seconds(self) -> float:
         return cpu_seconds_of(self._tree)
 
+    async def quiesce(self, busy: float = 0.15, wait_s: float = 90) -> float:
+        """Wait until the server is idle (under `busy` of a core over half a second), e.g.
+        after a scenario's sockets closed and it announces their presence; seconds waited."""
+        start = time.monotonic()
+        while time.monotonic() - start < wait_s:
+            cpu0 = self.cpu_seconds()
+            await asyncio.sleep(0.5)
+            if self.cpu_seconds() - cpu0 < busy * 0.5:
+                break
+        return time.monotonic() - start
+
     def rss_bytes(self) -> int:
         return rss_bytes_of(self._tree)
 
