@@ -54,7 +54,7 @@ def check(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (lint + format), mypy --strict, and the import layering (lint-imports)."""
+    """ruff (lint + format), mypy --strict over [tool.mypy]'s files (bench too), lint-imports."""
     install(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -98,7 +98,7 @@ def demo(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks against a Node.js Socket.IO baseline (`./dev bench -- --quick`); not a test."""
-    session.install("-e", ".[client]", "matplotlib>=3.9", "py-spy>=0.4")
+    session.install("-e", ".[client]", "matplotlib>=3.9", "py-spy>=0.4", "picows>=2.3")
     if shutil.which("npm") is None:
         session.error("npm is required (Node.js >= 20): the baseline server is Node.js")
     lock = ROOT / "bench" / "package-lock.json"

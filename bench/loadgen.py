@@ -1,7 +1,7 @@
 """A load generator process: many real Socket.IO clients (python-socketio, WebSocket).
 
-Run by bench/run.py as `python -m bench.loadgen`; it reads one JSON command per line on
-stdin and answers each with one JSON line on stdout:
+Run by bench/ as `python -m bench.loadgen`; it reads one JSON command per line on stdin
+and answers each with one JSON line on stdout (bench/protocol.py):
 
 - `connect`: open the sockets (`key`, `cookie`, optional `server` and `channel` to join);
   answers the handshake times and failures.
@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import json
-import resource
-import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,6 +25,9 @@ from typing import Any
 
 import aiohttp
 import socketio
+
+from bench import protocol
+from bench.protocol import Arrival
 
 PAD = "x" * 64
 
@@ -41,8 +40,7 @@ class Sock:
     channel: int | None
     sio: socketio.AsyncClient
     seq: int = 0
-    # (channel id, message id, sender key, seq, latency seconds), in arrival order
-    got: list[tuple[int, int, int, int, float]] = field(default_factory=list)
+    got: list[Arrival] = field(default_factory=list)
 
 
 class Worker:
@@ -189,64 +187,7 @@ class Worker:
         }
 
     async def collect(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        # expected: {channel: {sender key: [first seq, end seq)}}
-        expected = {
-            int(c): {int(k): (int(v[0]), int(v[1])) for k, v in m.items()}
-            for c, m in cmd["expected"].items()
-        }
-        want = {
-            key: sum(hi - lo for lo, hi in expected.get(s.channel, {}).values())
-            for key, s in self.socks.items()
-            if s.channel is not None
-        }
-        deadline = time.monotonic() + float(cmd.get("wait", 10))
-        while time.monotonic() < deadline:
-            if all(len(self.socks[k].got) >= n for k, n in want.items()):
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(float(cmd.get("settle", 0.2)))  # let duplicates show up
-        lost = dup = disorder = unexpected = deliveries = inversions = 0
-        worst: dict[str, float] = {}
-        orders: dict[int, set[int]] = defaultdict(set)  # channel -> hashes of arrival orders
-        for sock in self.socks.values():
-            if sock.channel is None:
-                continue
-            ranges = expected.get(sock.channel, {})
-            seen: dict[int, list[int]] = defaultdict(list)
-            last_id = 0
-            order: list[int] = []
-            for channel, msg_id, sender, seq, latency in sock.got:
-                rng = ranges.get(sender)
-                if channel != sock.channel or rng is None or not rng[0] <= seq < rng[1]:
-                    unexpected += 1
-                    continue
-                deliveries += 1
-                if msg_id <= last_id:
-                    inversions += 1  # arrival order differs from id order (reported only)
-                last_id = msg_id
-                order.append(msg_id)
-                seen[sender].append(seq)
-                mkey = f"{sender}:{seq}"
-                if latency > worst.get(mkey, -1.0):
-                    worst[mkey] = latency
-            for sender, (lo, hi) in ranges.items():
-                seqs = seen.get(sender, [])
-                distinct = set(seqs)
-                dup += len(seqs) - len(distinct)
-                lost += (hi - lo) - len(distinct)
-                disorder += sum(1 for a, b in itertools.pairwise(seqs) if b <= a)
-            orders[sock.channel].add(hash(tuple(order)))
-            sock.got = []
-        return {
-            "lost": lost,
-            "duplicated": dup,
-            "out_of_order": disorder,
-            "unexpected": unexpected,
-            "id_inversions": inversions,
-            "orders": {str(c): sorted(h) for c, h in orders.items()},
-            "deliveries": deliveries,
-            "worst": worst,
-        }
+        return await protocol.collect(self.socks, cmd)
 
     async def close(self) -> dict[str, Any]:
         await asyncio.gather(
@@ -259,47 +200,16 @@ class Worker:
 
 
 async def serve() -> None:
-    """Answer commands from stdin until `close`."""
     worker = Worker()
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 28)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        cmd = json.loads(line)
-        name = cmd["cmd"]
-        try:
-            if name == "connect":
-                reply = await worker.connect(cmd)
-            elif name == "send":
-                reply = await worker.send(cmd)
-            elif name == "collect":
-                reply = await worker.collect(cmd)
-            elif name == "close":
-                reply = await worker.close()
-            else:
-                reply = {"error": f"unknown command {name!r}"}
-        except Exception as exc:
-            reply = {"error": repr(exc)}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
-        if name == "close":
-            break
-
-
-def main() -> None:
-    """Raise the fd limit, run on uvloop."""
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    try:
-        import uvloop
-
-        uvloop.run(serve())
-    except ImportError:
-        asyncio.run(serve())
+    await protocol.serve(
+        {
+            "connect": worker.connect,
+            "send": worker.send,
+            "collect": worker.collect,
+            "close": lambda _cmd: worker.close(),
+        }
+    )
 
 
 if __name__ == "__main__":
-    main()
+    protocol.run(serve)
