@@ -19,6 +19,7 @@ import uvicorn
 
 from service.app import create_app
 from service.db.engine import create_engine, session_factory
+from service.realtime.direct import DirectWritesProtocol
 from service.realtime.server import Realtime, RealtimeASGI
 from service.settings import Settings, resolve_secret_key
 
@@ -53,7 +54,8 @@ def main() -> None:
         port=args.port,
         loop="uvloop",
         http="httptools",
-        ws=os.environ.get("BENCH_WS", "auto"),  # an experiment: another WebSocket implementation
+        # BENCH_WS: an experiment with another of uvicorn's WebSocket implementations.
+        ws=os.environ.get("BENCH_WS") or DirectWritesProtocol,
         ws_per_message_deflate=False,
         lifespan="on",
         log_level="warning",

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.app import create_app
 from service.db.engine import create_engine, session_factory
 from service.db.tables import MessageRow
+from service.realtime.direct import DirectWritesProtocol
 from service.realtime.server import Realtime
 from service.settings import Settings, resolve_secret_key
 
@@ -92,7 +93,11 @@ class ServerThread:
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", ws_per_message_deflate=False
+            app,
+            log_level="warning",
+            lifespan="on",
+            ws=DirectWritesProtocol,
+            ws_per_message_deflate=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="conformance-server", daemon=True)

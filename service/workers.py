@@ -28,6 +28,7 @@ from typing import Any
 
 import uvicorn
 
+from service.realtime.direct import DirectWritesProtocol
 from service.settings import Settings
 
 log = logging.getLogger("zizany.workers")
@@ -89,6 +90,7 @@ def _config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Confi
         port=port,
         loop="uvloop",
         http="httptools",
+        ws=DirectWritesProtocol,  # frames written once per broadcast (service.realtime.direct)
         ws_per_message_deflate=False,
         lifespan="on",
         log_level=settings.log_level.lower(),

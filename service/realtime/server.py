@@ -33,6 +33,7 @@ from service.auth.sessions import Principal
 from service.auth.throttle import InMemorySlidingWindow, LoginThrottle, SlidingWindowCounter
 from service.db import channels, memberships, messages
 from service.errors import ChannelNotFound, Forbidden, RateLimited
+from service.realtime.direct import SendBounds, enable_direct_writes
 from service.realtime.fanout import DirectFanoutManager
 from service.realtime.handlers import ZizanyHandlers
 from service.realtime.presence import InMemoryPresence, Presence
@@ -117,6 +118,12 @@ class Realtime:
             json=OrjsonJSON,
             transports=["polling", "websocket"],
             max_http_buffer_size=settings.max_body_bytes,
+            ping_interval=settings.ping_interval_seconds,
+            ping_timeout=settings.ping_timeout_seconds,
+        )
+        enable_direct_writes(
+            self.sio,
+            SendBounds(settings.max_send_buffer_bytes, settings.max_send_queue_packets),
         )
         self.emitter = Emitter(
             self.sio, strict=settings.strict_emits, validate=settings.validate_emits
