@@ -25,6 +25,7 @@ import uvicorn
 
 from service import workers
 from service.app import create_app
+from service.realtime.direct import DirectWritesProtocol
 from service.settings import Settings
 
 SNAPSHOT_PATH = re.compile(r"/__bench/tracemalloc/([a-z0-9-]{1,40})")
@@ -87,7 +88,8 @@ def main() -> None:
         port=args.port,
         loop="uvloop",
         http="httptools",
-        ws=os.environ.get("BENCH_WS", "auto"),  # an experiment: another WebSocket implementation
+        # BENCH_WS: an experiment with another of uvicorn's WebSocket implementations.
+        ws=os.environ.get("BENCH_WS") or DirectWritesProtocol,
         ws_per_message_deflate=False,
         lifespan="on",
         log_level="warning",

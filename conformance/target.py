@@ -27,6 +27,7 @@ from service.db.engine import create_engine
 from service.db.tables import MessageRow
 from service.realtime.assembly import Implementations
 from service.settings import Settings
+from service.realtime.direct import DirectWritesProtocol
 
 # Tables whose rows change without a client asking (rolling session expiry, migrations).
 VOLATILE_TABLES = frozenset({"sessions", "alembic_version"})
@@ -69,7 +70,11 @@ class ServerThread:
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", ws_per_message_deflate=False
+            app,
+            log_level="warning",
+            lifespan="on",
+            ws=DirectWritesProtocol,
+            ws_per_message_deflate=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="conformance-server", daemon=True)

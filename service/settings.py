@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     message_rate_window_seconds: float = Field(default=10.0, gt=0)
     typing_timeout_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=65536, gt=0)
+    # A WebSocket recipient holding more unsent than this is dropped, not buffered on
+    # (service.realtime.direct): bytes in its connection's buffer, packets on its queue.
+    max_send_buffer_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    max_send_queue_packets: int = Field(default=2048, gt=0)
+    # Engine.IO keepalive: the server pings every interval; no answer within the timeout
+    # closes the socket.
+    ping_interval_seconds: float = Field(default=25.0, gt=0)
+    ping_timeout_seconds: float = Field(default=20.0, gt=0)
     strict_emits: bool = False
     validate_emits: bool = True
     # Several processes (issue 6): a Redis key prefix per deployment, a stable id per process.

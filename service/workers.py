@@ -34,6 +34,7 @@ import uvicorn
 from service.app import create_app
 from service.logs import configure_logging
 from service.metrics import MULTIPROC_ENV
+from service.realtime.direct import DirectWritesProtocol
 from service.settings import Settings
 
 log = logging.getLogger("zizany.workers")
@@ -93,6 +94,7 @@ def _config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Confi
         port=port,
         loop="uvloop",
         http="httptools",
+        ws=DirectWritesProtocol,  # frames written once per broadcast (service.realtime.direct)
         ws_per_message_deflate=False,
         lifespan="on",
         log_level=settings.log_level.lower(),

@@ -1,10 +1,13 @@
-"""A Socket.IO client manager whose room broadcasts cost no task per recipient.
+"""A Socket.IO client manager whose room broadcasts are encoded and framed once.
 
 python-socketio's `AsyncManager.emit` encodes a broadcast once (good) but then creates
-and awaits one asyncio task per recipient. Each recipient's send only puts the packet
-on that socket's unbounded queue, so doing it in turn is equivalent and much cheaper
-(bench: 0.53–0.84x the CPU per delivery, p99 0.62–0.68x, `bench/README.md`).
-Emits with a callback keep the library's path (each recipient needs its own ack id).
+and awaits one asyncio task per recipient, and each recipient's send goes through its
+queue, its writer task and a WebSocket framing of its own. Here the packet is encoded
+once, framed once (`service.realtime.direct`), and the same bytes are written to every
+WebSocket recipient whose socket has nothing pending; the others (long-polling, a busy
+writer) get the Engine.IO packet on their queue as the library does, in turn, without a
+task per recipient. Emits with a callback keep the library's path (each recipient
+needs its own ack id).
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
+from service.realtime.direct import DirectQueue, text_frame
+
 
 class DirectFanoutManager(socketio.AsyncManager):  # type: ignore[misc]
-    """`AsyncManager` with an in-turn (task-free) broadcast."""
+    """`AsyncManager` with a broadcast framed once and written without a task per recipient."""
 
     async def emit(
         self,
@@ -30,7 +35,7 @@ class DirectFanoutManager(socketio.AsyncManager):  # type: ignore[misc]
         to: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Encode once, then hand each recipient's socket the same packet."""
+        """Encode and frame once, then hand each recipient's socket the same bytes."""
         if callback is not None:
             await super().emit(
                 event,
@@ -56,13 +61,19 @@ class DirectFanoutManager(socketio.AsyncManager):  # type: ignore[misc]
         encoded = self.server.packet_class(
             packet.EVENT, namespace=namespace, data=[event, *args]
         ).encode()
-        frames = [
-            eio_packet.Packet(eio_packet.MESSAGE, part)
-            for part in (encoded if isinstance(encoded, list) else [encoded])
-        ]
+        parts = encoded if isinstance(encoded, list) else [encoded]
+        packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]
+        # One text frame when the packet has no binary attachments (the contract has none).
+        frame = text_frame(b"4" + encoded.encode()) if isinstance(encoded, str) else None
         eio = self.server.eio
+        sockets = eio.sockets
         for sid, eio_sid in list(self.get_participants(namespace, room)):
             if sid in skip:
                 continue
-            for frame in frames:
-                await eio.send_packet(eio_sid, frame)
+            if frame is not None:
+                socket = sockets.get(eio_sid)
+                queue = getattr(socket, "queue", None)
+                if isinstance(queue, DirectQueue) and queue.try_write(frame):
+                    continue
+            for pkt in packets:
+                await eio.send_packet(eio_sid, pkt)

@@ -13,6 +13,7 @@ import orjson
 import socketio
 
 from generated.realtime.emitter import Emitter
+from service.realtime.direct import SendBounds, enable_direct_writes
 from service.settings import Settings
 
 
@@ -49,6 +50,11 @@ class Hub:
             json=OrjsonJSON,
             transports=["polling", "websocket"],
             max_http_buffer_size=settings.max_body_bytes,
+            ping_interval=settings.ping_interval_seconds,
+            ping_timeout=settings.ping_timeout_seconds,
+        )
+        enable_direct_writes(
+            self.sio, SendBounds(settings.max_send_buffer_bytes, settings.max_send_queue_packets)
         )
         self.emitter = Emitter(
             self.sio, strict=settings.strict_emits, validate=settings.validate_emits

@@ -1,0 +1,247 @@
+"""Direct WebSocket writes: a packet is framed once and its bytes written to each socket.
+
+python-engineio hands every outgoing packet to a per-socket queue; a writer task per
+socket wakes up, frames it and writes it through the ASGI send of the server. For a
+room broadcast that is a queue hop, a task switch and a WebSocket framing per recipient
+(most of the 53 CPU-µs per delivery measured in bench/README.md, against Node's 13).
+Server-to-client frames are not masked, so the same bytes serve every recipient.
+
+This module keeps the library's machinery and adds a short cut around it:
+- `DirectWritesProtocol` is uvicorn's sans-I/O WebSocket protocol, publishing a
+  `RawWriter` for its connection in the ASGI scope (extension `zizany.websocket`).
+- `DirectQueue` is the Engine.IO socket's queue: once the socket is on WebSocket, its
+  writer task is idle (waiting on an empty queue) and the connection can take bytes, a
+  message is written at once instead of queued. Anything else (polling, an upgrade under
+  way, a writer busy or a connection that pushes back) takes the queue, so one socket's
+  packets always leave in the order they were sent.
+- `enable_direct_writes(sio)` installs both on a Socket.IO server.
+
+A recipient that cannot keep up is disconnected, not buffered without bound: when its
+transport holds more than `max_buffered_bytes` unsent, or its queue more than
+`max_queued_packets` packets, the connection is aborted (the socket's usual disconnect
+and cleanup follow) and `slow_consumers_dropped` counts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from engineio import packet as eio_packet
+from engineio.async_drivers import asgi as eio_asgi
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+log = logging.getLogger("zizany.realtime")
+
+EXTENSION = "zizany.websocket"
+
+
+@dataclass(frozen=True, slots=True)
+class SendBounds:
+    """How much one recipient may hold unsent before it counts as one that cannot keep up."""
+
+    max_buffered_bytes: int = 4 * 1024 * 1024
+    max_queued_packets: int = 2048
+
+
+DEFAULT_BOUNDS = SendBounds()
+
+
+class Counters:
+    """What the direct path did, for metrics and tests."""
+
+    def __init__(self) -> None:
+        self.direct_writes = 0
+        self.queued_writes = 0
+        self.slow_consumers_dropped = 0
+
+
+COUNTERS = Counters()
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A final, unmasked WebSocket text frame carrying `payload` (RFC 6455 §5.2)."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 65536:
+        return struct.pack("!BBH", 0x81, 126, size) + payload
+    return struct.pack("!BBQ", 0x81, 127, size) + payload
+
+
+def packet_frame(pkt: eio_packet.Packet) -> bytes | None:
+    """The WebSocket frame of an Engine.IO text packet; None for binary ones."""
+    encoded = pkt.encode()
+    if isinstance(encoded, bytes):
+        return None
+    return text_frame(encoded.encode())
+
+
+class RawWriter:
+    """Writes whole pre-built frames straight to one connection's transport."""
+
+    __slots__ = ("_protocol", "max_buffered_bytes")
+
+    def __init__(self, protocol: DirectWritesProtocol) -> None:
+        self._protocol = protocol
+        self.max_buffered_bytes = DEFAULT_BOUNDS.max_buffered_bytes  # set by DirectWebSocket
+
+    def write(self, frame: bytes) -> bool:
+        """Write `frame` now; False when the connection cannot take it directly."""
+        protocol = self._protocol
+        transport = protocol.transport
+        if (
+            not protocol.handshake_complete
+            or protocol.close_sent
+            or protocol.disconnected
+            or not protocol.writable.is_set()
+            or transport.is_closing()
+        ):
+            return False
+        transport.write(frame)
+        if transport.get_write_buffer_size() > self.max_buffered_bytes:
+            drop_slow_consumer(transport, "write buffer")
+        return True
+
+    def abort(self, why: str) -> None:
+        """Drop the connection (a recipient that cannot keep up)."""
+        drop_slow_consumer(self._protocol.transport, why)
+
+
+def drop_slow_consumer(transport: asyncio.BaseTransport, why: str) -> None:
+    """Abort the connection; the socket's disconnect and cleanup follow as usual."""
+    if transport.is_closing():
+        return
+    COUNTERS.slow_consumers_dropped += 1
+    log.warning("dropping a connection that cannot keep up (%s over its bound)", why)
+    abort = getattr(transport, "abort", None)
+    if abort is not None:
+        abort()
+    else:  # pragma: no cover - every asyncio stream transport has abort()
+        transport.close()
+
+
+class DirectWritesProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, offering its connection for direct writes.
+
+    Only without extensions (per-message deflate off): a compressed connection needs
+    its frames from its own compressor, so it keeps the ASGI path.
+    """
+
+    def handle_connect(self, event: Any) -> None:
+        """As uvicorn does, plus the `zizany.websocket` writer in the ASGI scope."""
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None and not self.close_sent and not self.conn.extensions:
+            scope["extensions"][EXTENSION] = RawWriter(self)
+
+
+class DirectQueue(asyncio.Queue[Any]):
+    """An Engine.IO socket's packet queue that writes through when nothing is pending."""
+
+    def __init__(self, max_queued_packets: int = DEFAULT_BOUNDS.max_queued_packets) -> None:
+        super().__init__()
+        self.max_queued_packets = max_queued_packets
+        self._writer: RawWriter | None = None
+        self._socket: Any = None
+        self._idle_getters = 0
+
+    def attach(self, socket: Any, writer: RawWriter) -> None:
+        """The socket's WebSocket connection is up: allow direct writes to it."""
+        self._socket = socket
+        self._writer = writer
+
+    def detach(self) -> None:
+        """The WebSocket connection is gone: everything takes the queue again."""
+        self._socket = None
+        self._writer = None
+
+    def _can_write_through(self) -> bool:
+        # The socket's writer task waits on an empty queue: nothing sent earlier is still
+        # on its way, so a packet written now cannot overtake one. `upgraded` excludes a
+        # long-poll request waiting on the queue during a transport upgrade.
+        socket = self._socket
+        return (
+            self._writer is not None
+            and self._idle_getters > 0
+            and not self._queue  # type: ignore[attr-defined]
+            and socket.upgraded
+            and not socket.closed
+        )
+
+    def try_write(self, frame: bytes) -> bool:
+        """Write a pre-built frame through when nothing is pending; else False."""
+        writer = self._writer
+        if writer is None or not self._can_write_through() or not writer.write(frame):
+            return False
+        COUNTERS.direct_writes += 1
+        return True
+
+    def put_nowait(self, item: Any) -> None:
+        """Write a text packet through when possible, else queue it (bounded)."""
+        # Only messages: pings (every ping_interval) keep taking the queue, because the
+        # writer task gives up when its queue stays silent for ping_interval + timeout.
+        if (
+            isinstance(item, eio_packet.Packet)
+            and item.packet_type == eio_packet.MESSAGE
+            and self._can_write_through()
+        ):
+            frame = packet_frame(item)
+            if frame is not None and self.try_write(frame):
+                return
+        if item is not None:
+            if self.qsize() >= self.max_queued_packets and self._writer is not None:
+                self._writer.abort("send queue")
+                return
+            COUNTERS.queued_writes += 1
+        super().put_nowait(item)
+
+    async def get(self) -> Any:
+        """The next packet; while waiting on an empty queue the socket is idle."""
+        if not self.empty():
+            return self.get_nowait()
+        self._idle_getters += 1
+        try:
+            return await super().get()
+        finally:
+            self._idle_getters -= 1
+
+
+class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]
+    """python-engineio's ASGI WebSocket wrapper, attaching the socket's queue for writes."""
+
+    def __init__(self, handler: Any, server: Any, *, bounds: SendBounds) -> None:
+        super().__init__(handler, server)
+        self.bounds = bounds
+
+    async def __call__(self, environ: dict[str, Any]) -> Any:
+        """Serve the connection; direct writes are allowed while it lasts."""
+        socket = getattr(self.handler, "__self__", None)
+        queue = getattr(socket, "queue", None)
+        writer = environ.get("asgi.scope", {}).get("extensions", {}).get(EXTENSION)
+        if not isinstance(queue, DirectQueue) or not isinstance(writer, RawWriter):
+            return await super().__call__(environ)
+        writer.max_buffered_bytes = self.bounds.max_buffered_bytes
+        queue.attach(socket, writer)
+        try:
+            return await super().__call__(environ)
+        finally:
+            queue.detach()
+
+
+def enable_direct_writes(sio: Any, bounds: SendBounds) -> None:
+    """Give the Socket.IO server's Engine.IO sockets direct queues and WebSocket writers.
+
+    Relies on two hooks of python-engineio (checked by tests/realtime/test_direct.py):
+    the server's `create_queue()` (public) and its `_async["websocket"]` wrapper class.
+    """
+    eio = sio.eio
+    if not isinstance(getattr(eio, "_async", None), dict) or "websocket" not in eio._async:
+        raise RuntimeError("python-engineio no longer has the _async['websocket'] hook")
+    # The driver's dict is shared by every server of the process: replace, don't mutate.
+    eio._async = {**eio._async, "websocket": partial(DirectWebSocket, bounds=bounds)}
+    eio.create_queue = lambda *args, **kwargs: DirectQueue(bounds.max_queued_packets)
