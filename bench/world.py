@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import insert, text
 
 from bench.params import Params
-from service.auth.sessions import sign_session_id
+from service.auth.logins import sign_login_id
 from service.db.engine import create_engine_for_url
 from service.db.migrate import upgrade_url
 from service.db.tables import ChannelRow, MembershipRow, ServerRow, SessionRow, UserRow
@@ -81,7 +81,7 @@ async def seed(url: str, params: Params) -> World:
                 "ttl_seconds": 86400,
             }
         )
-        world.cookies[uid] = sign_session_id(SECRET, token)
+        world.cookies[uid] = sign_login_id(SECRET, token)
         return uid
 
     def new_server(owner: int, member_ids: Sequence[int]) -> int:

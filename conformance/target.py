@@ -26,8 +26,8 @@ from service.app import create_app
 from service.db.engine import create_engine
 from service.db.tables import MessageRow
 from service.realtime.assembly import Implementations
-from service.settings import Settings
 from service.realtime.direct import DirectWritesProtocol
+from service.settings import Settings
 
 # Tables whose rows change without a client asking (rolling session expiry, migrations).
 VOLATILE_TABLES = frozenset({"sessions", "alembic_version"})

@@ -24,10 +24,10 @@ from service.api.spec import bundle_openapi, install_spec
 from service.chat.domain import Chat
 from service.chat.notifier import Guarded, Notifier
 from service.chat.parts import ChatParts
+from service.observe import observe
 from service.parts import Parts, build_parts, running
 from service.realtime.assembly import Implementations, Realtime
 from service.settings import Settings
-from service.observe import observe
 
 
 class App:

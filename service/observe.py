@@ -114,9 +114,7 @@ def observe(
     if realtime is not None:
         counts = realtime.counters
         principals: Mapping[str, Any] = realtime.dispatcher.principals
-        observe_sockets(
-            realtime.hub.sio, lambda sid: getattr(principals.get(sid), "user_id", None)
-        )
+        observe_sockets(realtime.hub.sio, lambda sid: getattr(principals.get(sid), "user_id", None))
     observed = ObserveMiddleware(app, counts=counts)
     api.state.sync_metrics = observed.sync
     return observed

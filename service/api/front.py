@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from service import metrics
-from service.api.deps import Context
+from service.api.deps import ApiDep
 from service.errors import NotFound, Unauthorized
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +44,7 @@ async def landing() -> HTMLResponse:
 
 
 @router.get("/metrics")
-async def scrape(request: Request, context: Context) -> Response:
+async def scrape(request: Request, context: ApiDep) -> Response:
     """Prometheus exposition; 404 unless ZIZANY_METRICS=true, 401 without the token if set."""
     settings = context.settings
     if not settings.metrics:

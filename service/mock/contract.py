@@ -3,8 +3,8 @@
 REST: every operation of `spec/openapi.yaml` with its first success response's first
 example (status, body, headers) and whether it needs the session cookie. Socket.IO: every
 receive operation of `spec/asyncapi.yaml` with its `ok` reply example, `x-emits` and
-`x-socketio-enters`/`-leaves`, and every send operation with its first example and room. Nothing here names
-an operation, an event or a field of Zizany.
+`x-socketio-enters`/`-leaves`, and every send operation with its first example and
+room. Nothing here names an operation, an event or a field of Zizany.
 """
 
 from __future__ import annotations

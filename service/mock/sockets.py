@@ -18,9 +18,10 @@ from typing import Any
 import socketio
 from pydantic import BaseModel, ConfigDict
 
+from contract_runtime.dispatcher import Context, Dispatcher
+from contract_runtime.emitter import SocketId
 from generated.realtime.emitter import Emitter
 from generated.realtime.router import OPERATIONS, SocketHandlers, bind
-from generated.realtime.runtime import Context, Dispatcher, SocketId
 from service.mock.contract import MockContract, SocketOperation, SpecGap, fill
 
 SESSION_COOKIE = "connect.sid"

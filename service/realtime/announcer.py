@@ -12,9 +12,9 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contract_runtime.emitter import SocketId
 from generated.realtime.models import PresenceUpdate, TypingUpdate
 from generated.realtime.rooms import channel_room, parse_channel_room, server_room
-from contract_runtime.emitter import SocketId
 from service.auth.logins import Principal
 from service.db import memberships
 from service.realtime.hub import Hub

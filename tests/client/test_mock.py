@@ -1,7 +1,8 @@
 """`zizany mock`: the contract played from its examples, with no database. REST paths answer
 their OpenAPI examples (valid against their own response schemas); client events are
 acknowledged with their reply examples and cause the events `x-emits` names, to the rooms
-`x-socketio-enters` put the sockets in; invalid payloads get the real server's `error:validation`."""
+`x-socketio-enters` put the sockets in; invalid payloads get the real server's
+`error:validation`."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ import jsonschema
 import pytest
 
 from codegen.loader import load_yaml
+from contract_runtime.client import ConnectionRefused
 from generated.realtime.client import ZizanyClient
-from generated.realtime.client_runtime import ConnectionRefused
 from generated.realtime.models import (
     ChannelJoin,
     ChannelLeave,
