@@ -70,7 +70,9 @@ def create_app(
         chat, guarded = realtime.chat, realtime.notifier
     else:
         guarded = Guarded(notifier)
-        chat = Chat(ChatParts(parts.sessionmaker, guarded, parts.message_rate))
+        chat = Chat(
+            ChatParts(parts.sessionmaker, guarded, parts.message_rate, parts.message_writer)
+        )
 
     @asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service.auth.passwords import Passwords
 from service.auth.throttle import InMemorySlidingWindow, LoginThrottle, SlidingWindowCounter
 from service.db.engine import create_engine, session_factory
+from service.db.message_writer import MessageWriter
 from service.db.migrate import upgrade
 from service.realtime.backplane import Backplane
 from service.realtime.fanout import DirectFanoutManager
@@ -48,6 +49,7 @@ class Parts:
     message_rate: SlidingWindowCounter
     presence: Presence
     client_manager: socketio.AsyncManager
+    message_writer: MessageWriter
     redis: Redis | None = None
     typing_store: TypingStore | None = None
     backplane: Backplane | None = None
@@ -69,6 +71,7 @@ def build_parts(settings: Settings) -> Parts:
         ),
         presence=InMemoryPresence(),
         client_manager=DirectFanoutManager(),
+        message_writer=MessageWriter(engine),
     )
     if settings.redis_url is None:
         return embedded

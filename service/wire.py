@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from generated.common.models import Channel, Message, ServerInfo, UserSummary
+from service.db.message_writer import StoredMessage
 from service.db.messages import AuthoredMessage
 from service.db.tables import ChannelRow, ServerRow
 from service.db.timestamps import to_wire_timestamp
@@ -19,6 +20,19 @@ def message_out(item: AuthoredMessage) -> Message:
         created_at=to_wire_timestamp(row.created_at),
         updated_at=to_wire_timestamp(row.updated_at),
         user=UserSummary(id=row.user_id, username=item.username),
+    )
+
+
+def stored_message_out(row: StoredMessage, username: str) -> Message:
+    """The message object of a message the writer just stored (never edited yet)."""
+    created_at = to_wire_timestamp(row.created_at)
+    return Message(
+        id=row.id,
+        channel_id=row.channel_id,
+        content=row.content,
+        created_at=created_at,
+        updated_at=created_at,
+        user=UserSummary(id=row.user_id, username=username),
     )
 
 

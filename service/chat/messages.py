@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
+
 from generated.realtime.models import Message
 from service.chat.access import MODERATORS, channel_for, message_for
 from service.chat.parts import ChatParts
 from service.chat.text import trimmed
 from service.db import messages as messages_db
+from service.db.message_writer import NewMessage
 from service.db.messages import AuthoredMessage, MessagePage
-from service.errors import Forbidden, RateLimited
-from service.wire import message_out
+from service.errors import ChannelNotFound, Forbidden, RateLimited
+from service.wire import message_out, stored_message_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,24 +35,37 @@ class Messages:
     def __init__(self, parts: ChatParts) -> None:
         self.parts = parts
 
-    async def post(self, *, user_id: int, username: str, channel_id: int, content: str) -> Message:
+    async def post(
+        self,
+        *,
+        user_id: int,
+        username: str,
+        channel_id: int,
+        content: str,
+        member: bool = False,
+    ) -> Message:
         """Store a message (trimmed) from a member and broadcast it as `message:new`.
 
         The per-user rate limit counts the messages a member may post, so it comes after
-        the access check. The wire form is built from the inserted row and the author's
-        name: reading the message back cost a second query and transaction.
+        the access check. `member` says the caller already knows the user is a member of
+        the channel's server (a socket in the channel's room: only members enter it, and
+        revocation takes sockets out at once), which spares the query. The message is
+        stored by the batching writer and acknowledged only once committed; its wire form
+        is built from the inserted row and the author's name (no read-back).
         """
         text = trimmed(content, "content")
-        async with self.parts.sessionmaker() as session:
-            await channel_for(session=session, channel_id=channel_id, user_id=user_id)
-            wait = await self.parts.message_rate.acquire(f"messages:{user_id}")
-            if wait is not None:
-                raise RateLimited(wait, f"too many messages, retry in {wait:.1f} s")
-            row = await messages_db.create_message(
-                session=session, channel_id=channel_id, user_id=user_id, content=text
-            )
-            await session.commit()
-        message = message_out(AuthoredMessage(message=row, username=username))
+        if not member:
+            async with self.parts.sessionmaker() as session:
+                await channel_for(session=session, channel_id=channel_id, user_id=user_id)
+        wait = await self.parts.message_rate.acquire(f"messages:{user_id}")
+        if wait is not None:
+            raise RateLimited(wait, f"too many messages, retry in {wait:.1f} s")
+        try:
+            row = await self.parts.message_writer.store(NewMessage(channel_id, user_id, text))
+        except IntegrityError as exc:
+            # The channel went away after the check (its deletion cascades): it is missing.
+            raise ChannelNotFound(channel_id) from exc
+        message = stored_message_out(row, username)
         await self.parts.notifier.message_created(message)
         return message
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth.throttle import SlidingWindowCounter
 from service.chat.notifier import Guarded
+from service.db.message_writer import MessageWriter
 
 
 @dataclass(slots=True)
@@ -19,3 +20,5 @@ class ChatParts:
     notifier: Guarded
     # Messages per user per window, one counter for REST and sockets alike.
     message_rate: SlidingWindowCounter
+    # New messages are stored in batches: one statement and one commit for all waiting.
+    message_writer: MessageWriter

@@ -20,6 +20,7 @@ from service.auth.throttle import SlidingWindowCounter
 from service.chat.domain import Chat
 from service.chat.notifier import Guarded
 from service.chat.parts import ChatParts
+from service.db.message_writer import MessageWriter
 from service.realtime.announcer import Announcer
 from service.realtime.backplane import Backplane
 from service.realtime.broadcaster import Broadcaster
@@ -41,6 +42,7 @@ class SocketParts(Protocol):
     sessionmaker: async_sessionmaker[AsyncSession]
     presence: Presence
     message_rate: SlidingWindowCounter
+    message_writer: MessageWriter
     client_manager: socketio.AsyncManager
     typing_store: TypingStore | None
     backplane: Backplane | None
@@ -77,9 +79,15 @@ class Realtime:
         )
         self.broadcaster = kinds.broadcaster(self.announcer, backplane=parts.backplane)
         self.notifier = Guarded(self.broadcaster)
-        self.chat = Chat(ChatParts(sessionmaker, self.notifier, parts.message_rate))
+        self.chat = Chat(
+            ChatParts(sessionmaker, self.notifier, parts.message_rate, parts.message_writer)
+        )
         self.handlers = kinds.handlers(
-            chat=self.chat, announcer=self.announcer, secret=parts.secret
+            chat=self.chat,
+            announcer=self.announcer,
+            secret=parts.secret,
+            # Without a backplane every room of the deployment is in this process.
+            rooms_are_exact=parts.backplane is None,
         )
         self.dispatcher = bind(self.hub.sio, self.handlers, self.hub.emitter)
 

@@ -50,8 +50,11 @@ Ctx = Context[Principal]
 class ZizanyHandlers(SocketHandlers[Principal]):
     """Every receive operation of spec/asyncapi.yaml."""
 
-    def __init__(self, *, chat: Chat, announcer: Announcer, secret: str) -> None:
+    def __init__(
+        self, *, chat: Chat, announcer: Announcer, secret: str, rooms_are_exact: bool = False
+    ) -> None:
         self.chat = chat
+        self.rooms_are_exact = rooms_are_exact
         self.announcer = announcer
         self.sio = announcer.hub.sio
         self.emit = announcer.hub.emitter
@@ -107,11 +110,16 @@ class ZizanyHandlers(SocketHandlers[Principal]):
 
     async def on_message_create(self, ctx: Ctx, payload: MessageCreate) -> MessageCreateOk:
         """Post through the domain layer (which broadcasts `message:new`); ack the message."""
+        # In one process a socket in the channel's room is a member: only members enter
+        # it and revocation empties it at once. Across processes a revocation reaches the
+        # other processes' rooms a moment later, so there the database answers.
+        member = self.rooms_are_exact and channel_room(payload.channelId) in self.sio.rooms(ctx.sid)
         message = await self.chat.messages.post(
             user_id=ctx.principal.user_id,
             username=ctx.principal.username,
             channel_id=payload.channelId,
             content=payload.content,
+            member=member,
         )
         return MessageCreateOk(ok=True, message=message)
 

@@ -19,6 +19,7 @@ from service.chat.notifier import Guarded
 from service.chat.parts import ChatParts
 from service.db import memberships
 from service.db.engine import create_engine_for_url, session_factory
+from service.db.message_writer import MessageWriter
 from service.db.migrate import upgrade_url
 from service.db.tables import UserRow
 from tests.api.recorder import RecordingNotifier
@@ -67,7 +68,14 @@ async def domain(tmp_path: Path) -> AsyncIterator[Domain]:
     sessionmaker = session_factory(engine)
     notifier = RecordingNotifier()
     rate = InMemorySlidingWindow(limit=RATE_LIMIT, window_seconds=60)
-    chat = Chat(ChatParts(sessionmaker=sessionmaker, notifier=Guarded(notifier), message_rate=rate))
+    chat = Chat(
+        ChatParts(
+            sessionmaker=sessionmaker,
+            notifier=Guarded(notifier),
+            message_rate=rate,
+            message_writer=MessageWriter(engine),
+        )
+    )
     try:
         yield Domain(chat, notifier, sessionmaker)
     finally:

@@ -31,7 +31,9 @@ async def test_a_failing_broadcast_is_logged_and_the_message_stays_posted(
     sara = await domain.user("Sara")
     place = await domain.place(sara)
     parts = domain.chat.parts
-    messages = Messages(ChatParts(parts.sessionmaker, Guarded(Broken()), parts.message_rate))
+    messages = Messages(
+        ChatParts(parts.sessionmaker, Guarded(Broken()), parts.message_rate, parts.message_writer)
+    )
     with caplog.at_level(logging.ERROR, logger="service.chat.notifier"):
         message = await messages.post(
             user_id=sara.id, username="Sara", channel_id=place.channel_id, content="kept"

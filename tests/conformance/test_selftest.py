@@ -81,6 +81,7 @@ async def _stored(handlers: ZizanyHandlers, ctx: Ctx, payload: MessageCreate) ->
             sessionmaker=parts.sessionmaker,
             notifier=Guarded(Notifier()),
             message_rate=parts.message_rate,
+            message_writer=parts.message_writer,
         )
     )
     return await silent.post(
