@@ -24,6 +24,7 @@ from service.realtime.notify import Notifier
 from service.realtime.redis_common import connect_redis
 from service.realtime.server import create_realtime
 from service.settings import Settings, resolve_secret_key
+from service.transport.guards import guarded
 
 
 def create_app(settings: Settings, *, notifier: Notifier | None = None) -> ASGIApp:
@@ -69,9 +70,10 @@ def create_app(settings: Settings, *, notifier: Notifier | None = None) -> ASGIA
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Content-Type"],
     )
-    return _mount_realtime(
+    realtime_app = _mount_realtime(
         api, settings=settings, sessionmaker=sessionmaker, secret=secret, notifier=notifier
     )
+    return guarded(realtime_app, settings)  # outermost: service.transport.guards
 
 
 def _mount_realtime(

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     message_rate_window_seconds: float = Field(default=10.0, gt=0)
     typing_timeout_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=65536, gt=0)
+    # Hostile clients (issue 13): how deep a socket payload may nest; transport limits.
+    max_payload_depth: int = Field(default=32, ge=2)
+    request_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=4096, ge=1)
     strict_emits: bool = False
     validate_emits: bool = True
     # Several processes (issue 6): a Redis key prefix per deployment, a stable id per process.

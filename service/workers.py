@@ -29,6 +29,7 @@ from typing import Any
 import uvicorn
 
 from service.settings import Settings
+from service.transport.deadlines import with_read_deadline
 
 log = logging.getLogger("zizany.workers")
 
@@ -88,7 +89,10 @@ def _config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Confi
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        # A read deadline and a cap on connections: service.transport.deadlines, README.
+        http=with_read_deadline(settings.request_read_timeout_seconds),
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+        limit_concurrency=settings.max_connections,
         ws_per_message_deflate=False,
         lifespan="on",
         log_level=settings.log_level.lower(),
