@@ -25,12 +25,11 @@ import socketio
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.auth.throttle import LoginThrottle
+from service.auth.throttle import redis_login_throttle
 from service.realtime.fanout import DirectFanoutManager
 from service.realtime.redis_common import KEEPALIVE_OPTIONS, REDIS_ERRORS, connect_redis
 from service.realtime.redis_counters import (
     RedisSlidingWindow,
-    redis_login_counters,
     redis_message_rate,
 )
 from service.realtime.redis_presence import RedisPresence
@@ -398,13 +397,15 @@ def create_scaled_realtime(
         redis, prefix=options.prefix, timeout=settings.typing_timeout_seconds
     )
     message_rate = redis_message_rate(redis, prefix=options.prefix, settings=settings)
-    per_account, per_address = redis_login_counters(redis, prefix=options.prefix, settings=settings)
+    login_throttle, login_counters = redis_login_throttle(
+        redis, prefix=options.prefix, settings=settings
+    )
     backplane = RedisBackplane(
         redis=redis,
         manager=manager,
         presence=presence,
         typing_store=typing_store,
-        counters=[message_rate, per_account, per_address],
+        counters=[message_rate, *login_counters],
         options=options,
     )
     return Realtime(
@@ -415,6 +416,6 @@ def create_scaled_realtime(
         message_rate=message_rate,
         client_manager=manager,
         typing_store=typing_store,
-        login_throttle=LoginThrottle(per_account=per_account, per_address=per_address),
+        login_throttle=login_throttle,
         backplane=backplane,
     )
