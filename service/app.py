@@ -19,7 +19,7 @@ from service.api.spec import install_spec
 from service.auth.passwords import Passwords
 from service.auth.throttle import InMemorySlidingWindow, LoginThrottle
 from service.db.engine import create_engine
-from service.db.migrate import upgrade
+from service.db.migrate import prepare_schema
 from service.realtime.notify import Notifier
 from service.realtime.redis_common import connect_redis
 from service.realtime.server import create_realtime
@@ -107,8 +107,7 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     """Migrate the embedded database, connect the engine (and Redis); dispose at the end."""
     context: ApiContext = api.state.api
     settings = context.settings
-    if settings.database_url is None:
-        await upgrade(settings)
+    await prepare_schema(settings)  # migrate the embedded one, refuse an unmigrated one
     engine = create_engine(settings)
     context.sessionmaker.configure(bind=engine)
     context.engine = engine

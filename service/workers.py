@@ -35,6 +35,7 @@ log = logging.getLogger("zizany.workers")
 
 AppFactory = Callable[[Settings], Any]
 GRACEFUL_SHUTDOWN_SECONDS = 30.0
+STARTUP_FAILED = 3  # the exit status when the app did not start (as `uvicorn` exits)
 # A worker that dies sooner than this after starting is restarted only after this delay.
 RESTART_BACKOFF_SECONDS = 1.0
 
@@ -78,8 +79,8 @@ def serve(
         return 2
     instance = base_instance_id(settings, port)
     if workers == 1:
-        _run_worker(settings, host, port, instance, None, app_factory)
-        return 0
+        started = _run_worker(settings, host, port, instance, None, app_factory)
+        return 0 if started else STARTUP_FAILED
     return _supervise(settings, host, port, instance, workers, app_factory)
 
 
@@ -107,8 +108,9 @@ def _run_worker(
     instance_id: str,
     sock: socket.socket | None,
     app_factory: AppFactory,
-) -> None:
-    """Build the app as `instance_id` and serve it (on `sock` when given)."""
+) -> bool:
+    """Build the app as `instance_id` and serve it (on `sock` when given); whether it started
+    (a lifespan that fails, e.g. on an unmigrated database, stops it before serving)."""
     settings = with_instance_id(settings, instance_id)
     if sock is not None:  # a spawned worker: configure logging like the CLI does
         logging.basicConfig(
@@ -117,6 +119,7 @@ def _run_worker(
         )
     server = uvicorn.Server(_config(app_factory(settings), settings, host, port))
     server.run(sockets=[sock] if sock is not None else None)
+    return server.started
 
 
 def _supervise(

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator
 
 from service.errors import ValidationFailed
+from service.text import trim
 
 
 def strict(model: type[BaseModel]) -> BeforeValidator:
@@ -49,12 +50,9 @@ async def no_json_null(request: Request) -> None:
 
 
 def trimmed(value: str, field: str) -> str:
-    """`value` without surrounding white space; 422 when nothing is left.
-
-    The spec's `\\S` is checked by pydantic's regex engine, which does not count every
-    character Python's `str.strip` removes (e.g. U+001C) as white space.
-    """
-    result = value.strip()
+    """`value` without surrounding white space (the spec's: `service.text`); 422 when
+    nothing is left (which the spec's pattern already refuses)."""
+    result = trim(value)
     if not result:
         raise ValidationFailed(
             f"{field} must contain a character that is not white space",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -11,10 +13,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.db.engine import create_engine_for_url
 from service.settings import Settings
+
+log = logging.getLogger("zizany.db")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -32,6 +37,7 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     """The newest revision in the migrations directory."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -70,6 +76,46 @@ async def current_revision(url: str) -> str | None:
             )
     finally:
         await engine.dispose()
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The configured database is not at the revision this server needs."""
+
+
+def schema_problem(current: str | None) -> str | None:
+    """What is wrong with a database at revision `current`, or None when it is current."""
+    head = head_revision()
+    if current == head:
+        return None
+    found = f"revision {current}" if current is not None else "no revision (never migrated)"
+    return f"database schema is at {found}, this server needs {head}: run `zizany db upgrade`"
+
+
+async def engine_schema_problem(engine: AsyncEngine) -> str | None:
+    """`schema_problem` of the database behind `engine` (one small query)."""
+    async with engine.connect() as connection:
+        current = await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+    return schema_problem(current)
+
+
+async def prepare_schema(settings: Settings) -> None:
+    """Before serving: migrate the embedded database; refuse a configured one that is not
+    current (it is migrated once per release, by `zizany db upgrade`).
+
+    Raises SchemaNotCurrent with the revision found, the one needed and the command.
+    """
+    if settings.database_url is None:
+        await upgrade(settings)
+        return
+    url = settings.effective_database_url
+    problem = schema_problem(await current_revision(url))
+    if problem is not None:
+        where = make_url(url).render_as_string(hide_password=True)
+        message = f"not starting: the {problem} (database at {where})"
+        log.error("%s", message)
+        raise SchemaNotCurrent(message)
 
 
 async def _run_command(url: str, action: Literal["upgrade", "downgrade"], revision: str) -> None:

@@ -43,6 +43,7 @@ from generated.realtime.runtime import Context, SocketId
 from service.auth.sessions import Principal, principal_from_cookie_header
 from service.db import channels, memberships, messages
 from service.errors import ChannelNotFound, Forbidden, MessageNotFound
+from service.text import trim
 from service.wire import message_out
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class ZizanyHandlers(SocketHandlers[Principal]):
             if found.message.user_id != user_id:
                 raise Forbidden(f"only its author may edit message {payload.messageId!r}")
             row = await messages.update_message(
-                session=session, message_id=payload.messageId, content=payload.content.strip()
+                session=session, message_id=payload.messageId, content=trim(payload.content)
             )
             await session.commit()
         message = message_out(messages.AuthoredMessage(message=row, username=found.username))

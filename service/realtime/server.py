@@ -38,6 +38,7 @@ from service.realtime.handlers import ZizanyHandlers
 from service.realtime.presence import InMemoryPresence, Presence
 from service.realtime.typing_state import Change, TypingStore, TypingTracker
 from service.settings import Settings
+from service.text import trim
 from service.wire import message_out
 
 log = logging.getLogger("zizany.realtime")
@@ -258,7 +259,7 @@ class Realtime:
             if access.role is None:
                 raise Forbidden(f"not a member of the server of channel {channel_id!r}")
             row = await messages.create_message(
-                session=session, channel_id=channel_id, user_id=user_id, content=content.strip()
+                session=session, channel_id=channel_id, user_id=user_id, content=trim(content)
             )
             await session.commit()
         return message_out(messages.AuthoredMessage(message=row, username=username))
