@@ -15,8 +15,10 @@ first, and comes out as one of:
   Socket.IO packet, binary, another namespace, a CONNECT_ERROR from a client...), and
   the connection is closed.
 
-The contract has no binary payloads, so binary frames and binary event/ack packets are
-always refused (attachments are capped at none).
+The contract has no binary payloads (attachments are capped at none): a binary event that
+names its event is answered `error:validation` like any invalid payload, and the binary
+frames it announces (at most `MAX_ATTACHMENTS`) are dropped as they arrive, never
+buffered; any other binary frame or packet closes the connection.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ SOCKETIO_CONNECT, SOCKETIO_DISCONNECT, SOCKETIO_EVENT, SOCKETIO_ACK = "0", "1", 
 SOCKETIO_CONNECT_ERROR = "4"
 # An ack id longer than this is not a number any client sends.
 _MAX_ID_DIGITS = 15
+BINARY_REFUSED = "binary payloads are not part of the contract"
+# A binary event may announce this many attachments (the library's own limit is 10 digits).
+MAX_ATTACHMENTS = 10
 # The event name of an undecodable EVENT payload, when it can still be read.
 _EVENT_NAME = re.compile(r'\[\s*"([A-Za-z0-9_:.\-]{1,64})"')
 
@@ -48,6 +53,10 @@ class Verdict:
     """The packet to pass on (possibly rewritten), or None: refuse it, close the connection."""
     problem: str | None = None
     """What was wrong with it (for the one log line), None when nothing was."""
+    attachments: int = 0
+    """Binary frames that follow and belong to it: to be dropped, never buffered."""
+    binary: bool = False
+    """Refused for being binary (WebSocket close code 1003, unsupported data)."""
 
     @property
     def refused(self) -> bool:
@@ -59,8 +68,8 @@ def _ok(packet: str) -> Verdict:
     return Verdict(packet=packet)
 
 
-def _refuse(problem: str) -> Verdict:
-    return Verdict(packet=None, problem=problem)
+def _refuse(problem: str, *, binary: bool = False) -> Verdict:
+    return Verdict(packet=None, problem=problem, binary=binary)
 
 
 def invalid_payload_marker(problem: str) -> str:
@@ -75,7 +84,7 @@ def check_packet(packet: str, *, max_depth: int) -> Verdict:
     kind = packet[0]
     if kind not in _CLIENT_ENGINEIO_TYPES:
         if kind == "b":
-            return _refuse("binary payloads are not part of the contract")
+            return _refuse(BINARY_REFUSED, binary=True)
         return _refuse(f"not an Engine.IO packet (type {kind!r})")
     if kind != ENGINEIO_MESSAGE:
         return _ok(packet)
@@ -84,7 +93,11 @@ def check_packet(packet: str, *, max_depth: int) -> Verdict:
         return verdict
     if verdict.problem is None:
         return _ok(packet)
-    return Verdict(packet=ENGINEIO_MESSAGE + verdict.packet, problem=verdict.problem)
+    return Verdict(
+        packet=ENGINEIO_MESSAGE + verdict.packet,
+        problem=verdict.problem,
+        attachments=verdict.attachments,
+    )
 
 
 def _check_socketio(packet: str, *, max_depth: int) -> Verdict:
@@ -92,8 +105,17 @@ def _check_socketio(packet: str, *, max_depth: int) -> Verdict:
     if not packet:
         return _refuse("empty Socket.IO packet")
     kind, rest = packet[0], packet[1:]
-    if kind in "56":
-        return _refuse("binary payloads are not part of the contract")
+    attachments = 0
+    if kind == "5":  # BINARY_EVENT: answered as an invalid event, its attachments dropped
+        count, dash, rest = rest.partition("-")
+        if not dash or not count.isdigit() or not count.isascii():
+            return _refuse("malformed binary event", binary=True)
+        attachments = int(count) if len(count) <= 2 else MAX_ATTACHMENTS + 1
+        if attachments > MAX_ATTACHMENTS:
+            return _refuse(f"more than {MAX_ATTACHMENTS} binary attachments", binary=True)
+        kind = SOCKETIO_EVENT
+    elif kind == "6":
+        return _refuse(BINARY_REFUSED, binary=True)
     if kind == SOCKETIO_CONNECT_ERROR:
         return _refuse("a client may not send CONNECT_ERROR")
     if kind not in "0123":
@@ -132,6 +154,8 @@ def _check_socketio(packet: str, *, max_depth: int) -> Verdict:
         )
     # An EVENT: ["name", ...arguments].
     value, problem = decode(data, max_depth=max_depth) if data else (None, "no payload")
+    if attachments:
+        problem = BINARY_REFUSED
     if problem is None:
         if isinstance(value, list) and value and isinstance(value[0], str):
             return _ok(packet)
@@ -140,7 +164,9 @@ def _check_socketio(packet: str, *, max_depth: int) -> Verdict:
     if match is None:
         return _refuse(f"EVENT payload does not decode ({problem})")
     replacement = orjson.dumps([match.group(1), invalid_payload_marker(problem)]).decode()
-    return Verdict(packet=SOCKETIO_EVENT + ack_id + replacement, problem=problem)
+    return Verdict(
+        packet=SOCKETIO_EVENT + ack_id + replacement, problem=problem, attachments=attachments
+    )
 
 
 def decode(data: str, *, max_depth: int) -> tuple[Any, str | None]:

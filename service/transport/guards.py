@@ -33,7 +33,12 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.settings import Settings
-from service.transport.frames import ENGINEIO_MESSAGE, SOCKETIO_CONNECT_ERROR, check_packet
+from service.transport.frames import (
+    BINARY_REFUSED,
+    ENGINEIO_MESSAGE,
+    SOCKETIO_CONNECT_ERROR,
+    check_packet,
+)
 from service.transport.logs import use_one_log_handler
 
 log = logging.getLogger("zizany.transport")
@@ -43,7 +48,6 @@ RECORD_SEPARATOR = "\x1e"  # between the packets of a polling body
 CLOSE_POLICY = 1008  # WebSocket close codes: policy violation,
 CLOSE_UNSUPPORTED = 1003  # unsupported data (binary),
 CLOSE_TOO_BIG = 1009  # message too big
-BINARY_REFUSED = "binary payloads are not part of the contract"
 # Sessions remembered as already warned about (bounded: oldest forgotten first).
 _MAX_WARNED = 10_000
 
@@ -121,8 +125,13 @@ class TransportGuards:
             return None, "polling body is not UTF-8"
         packets: list[str] = []
         problem: str | None = None
+        dropping = 0
         for record in text.split(RECORD_SEPARATOR):
+            if dropping and record.startswith("b"):
+                dropping -= 1  # an attachment of a binary event already answered: dropped
+                continue
             verdict = check_packet(record, max_depth=self.max_depth)
+            dropping = verdict.attachments
             if verdict.packet is None:
                 return None, verdict.problem
             problem = problem or verdict.problem
@@ -182,6 +191,7 @@ class TransportGuards:
         """Frames checked on the way in; a refused handshake or a bad frame closes the socket."""
         closing = False
         warned = False
+        dropping = 0  # binary frames still to drop (attachments of a refused binary event)
         peer = _peer(scope)
 
         async def close(code: int, reason: str) -> None:
@@ -207,9 +217,13 @@ class TransportGuards:
             return {"type": "websocket.disconnect", "code": code}
 
         async def guarded_receive() -> Message:
+            nonlocal dropping
             if closing:
                 return {"type": "websocket.disconnect", "code": CLOSE_POLICY}
             message = await receive()
+            while dropping and message["type"] == "websocket.receive" and _binary(message):
+                dropping -= 1  # an attachment of the binary event already answered: dropped
+                message = await receive()
             if message["type"] != "websocket.receive":
                 return message
             text = message.get("text")
@@ -219,9 +233,12 @@ class TransportGuards:
                 return await refuse(CLOSE_TOO_BIG, f"frame over {self.max_body_bytes} characters")
             verdict = check_packet(text, max_depth=self.max_depth)
             if verdict.packet is None:
-                return await refuse(CLOSE_POLICY, verdict.problem or "invalid packet")
+                problem = verdict.problem or "invalid packet"
+                code = CLOSE_UNSUPPORTED if verdict.binary else CLOSE_POLICY
+                return await refuse(code, problem)
             if verdict.problem is not None:
                 warn(verdict.problem, closed=False)
+                dropping = verdict.attachments
                 return {"type": "websocket.receive", "text": verdict.packet}
             return message
 
@@ -249,6 +266,10 @@ class TransportGuards:
         while len(self._warned) > _MAX_WARNED:
             self._warned.popitem(last=False)
         log.warning(message, *args)
+
+
+def _binary(message: Message) -> bool:
+    return message.get("text") is None
 
 
 def _is_engineio(scope: Scope) -> bool:

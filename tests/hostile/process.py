@@ -130,3 +130,23 @@ def signup(url: str, name: str) -> str:
     )
     assert response.status_code == 201, response.text
     return response.cookies["connect.sid"]
+
+
+def create_public_server(url: str, cookie: str, name: str = "hostile") -> int:
+    """A public server owned by the cookie's user; its id."""
+    response = httpx.post(
+        url + "/api/servers",
+        json={"name": name, "is_public": True},
+        cookies={"connect.sid": cookie},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    server_id: int = response.json()["server"]["id"]
+    return server_id
+
+
+def join_server(url: str, cookie: str, server_id: int) -> None:
+    response = httpx.post(
+        f"{url}/api/servers/{server_id}/join", cookies={"connect.sid": cookie}, timeout=10
+    )
+    assert response.status_code == 201, response.text
