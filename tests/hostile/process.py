@@ -54,19 +54,26 @@ class ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()}")
+                status = self.process.returncode
+                raise RuntimeError(
+                    f"server exited with status {status}: {self.log_path.read_text()}"
+                )
             try:
                 if httpx.get(self.url + "/api/health", timeout=1).status_code in (200, 503):
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError("server did not start in 90 s")
+        raise RuntimeError("server did not start in 240 s")
 
     def log_lines(self) -> list[str]:
         """Every line the process has logged so far."""

@@ -12,7 +12,7 @@ import pytest
 from tests.hostile.process import ServerProcess, create_public_server, join_server, signup
 from tests.hostile.wire import close_of, connected_socket, next_event, next_packet, open_websocket
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
 
 _names = (f"h{n}" for n in itertools.count())
 
