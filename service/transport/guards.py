@@ -131,7 +131,7 @@ class TransportGuards:
                 dropping -= 1  # an attachment of a binary event already answered: dropped
                 continue
             verdict = check_packet(record, max_depth=self.max_depth)
-            dropping = verdict.attachments
+            dropping += verdict.attachments
             if verdict.packet is None:
                 return None, verdict.problem
             problem = problem or verdict.problem
@@ -238,7 +238,7 @@ class TransportGuards:
                 return await refuse(code, problem)
             if verdict.problem is not None:
                 warn(verdict.problem, closed=False)
-                dropping = verdict.attachments
+                dropping += verdict.attachments
                 return {"type": "websocket.receive", "text": verdict.packet}
             return message
 

@@ -105,6 +105,26 @@ async def test_a_binary_event_gets_error_validation_and_its_attachments_are_drop
     await ws.close()
 
 
+async def test_two_interleaved_binary_events_are_both_answered_and_the_socket_stays_up(
+    server: ServerProcess,
+) -> None:
+    ws = await connected_socket(server, signup(server.url, next(_names)))
+    await ws.send('451-1["typing:start",{"_placeholder":true,"num":0}]')
+    await ws.send('451-2["typing:stop",{"_placeholder":true,"num":0}]')
+    await ws.send(b"\x01")
+    await ws.send(b"\x02")
+    acks = set()
+    while len(acks) < 2:
+        packet = await next_packet(ws)
+        if packet.startswith("43"):
+            acks.add(packet[2])
+            assert json.loads(packet[3:])[0]["code"] == "E_VALIDATION"
+    await ws.send('423["server:join",{"serverId":2147483647}]')
+    while not (await next_packet(ws)).startswith("433"):
+        pass
+    await ws.close()
+
+
 async def test_an_unauthenticated_socket_is_closed_after_its_refused_handshake(
     server: ServerProcess,
 ) -> None:

@@ -29,10 +29,14 @@ def _handshake(server: ServerProcess, cookie: str | None = None) -> str:
 
 
 def _raw_request(server: ServerProcess, head: bytes, body: bytes, timeout: float) -> bytes:
-    """Send a request's bytes as they are; what the server answers before `timeout`."""
+    """Send a request's bytes as they are; what the server answers, until it closes (or
+    `timeout` passes: then the read raises)."""
+    answer = b""
     with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
         sock.sendall(head + body)
-        return sock.recv(4096)
+        while chunk := sock.recv(4096):
+            answer += chunk
+    return answer
 
 
 def test_a_polling_post_announcing_more_than_the_limit_is_answered_413_at_once(
