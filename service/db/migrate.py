@@ -13,8 +13,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.db.engine import create_engine_for_url
@@ -105,7 +105,8 @@ async def engine_schema_problem(engine: AsyncEngine) -> str | None:
 
 async def prepare_schema(settings: Settings) -> None:
     """Before serving: migrate the embedded database; refuse a configured one that is not
-    current (it is migrated once per release, by `zizany db upgrade`).
+    current (it is migrated once per release, by `zizany db upgrade`). A database that
+    cannot be reached is not refused: the server starts and its health says so.
 
     Raises SchemaNotCurrent with the revision found, the one needed and the command.
     """
@@ -113,9 +114,15 @@ async def prepare_schema(settings: Settings) -> None:
         await upgrade(settings)
         return
     url = settings.effective_database_url
-    problem = schema_problem(await current_revision(url))
+    where = make_url(url).render_as_string(hide_password=True)
+    try:
+        current = await current_revision(url)
+    except (OSError, DBAPIError) as exc:
+        # Unreachable is not "not migrated": serve, and let /api/health say it is down.
+        log.warning("database at %s unreachable at start-up (%s): schema not checked", where, exc)
+        return
+    problem = schema_problem(current)
     if problem is not None:
-        where = make_url(url).render_as_string(hide_password=True)
         message = f"not starting: the {problem} (database at {where})"
         log.error("%s", message)
         raise SchemaNotCurrent(message)
