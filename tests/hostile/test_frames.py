@@ -113,7 +113,7 @@ async def test_two_interleaved_binary_events_are_both_answered_and_the_socket_st
     await ws.send('451-2["typing:stop",{"_placeholder":true,"num":0}]')
     await ws.send(b"\x01")
     await ws.send(b"\x02")
-    acks = set()
+    acks: set[str] = set()
     while len(acks) < 2:
         packet = await next_packet(ws)
         if packet.startswith("43"):
