@@ -28,6 +28,7 @@ from service.observe import observe
 from service.parts import Parts, build_parts, running
 from service.realtime.assembly import Implementations, Realtime
 from service.settings import Settings
+from service.transport import guards
 
 
 class App:
@@ -115,4 +116,5 @@ def create_app(
     )
     asgi: ASGIApp = api if realtime is None else realtime.asgi(api)
     observed = observe(api, asgi, settings, realtime)  # request ids, metrics, socket logs
-    return App(observed, api=api, parts=parts, realtime=realtime)
+    # Outermost: the transport guards (service.transport.guards) see every request first.
+    return App(guards.guarded(observed, settings), api=api, parts=parts, realtime=realtime)

@@ -21,12 +21,12 @@ from service.auth.passwords import Passwords
 from service.auth.throttle import InMemorySlidingWindow, LoginThrottle, SlidingWindowCounter
 from service.db.engine import create_engine, session_factory
 from service.db.message_writer import MessageWriter
-from service.db.migrate import upgrade
+from service.db.migrate import prepare_schema
 from service.realtime.backplane import Backplane
 from service.realtime.fanout import DirectFanoutManager
 from service.realtime.presence import InMemoryPresence, Presence
 from service.realtime.redis_common import connect_redis
-from service.realtime.redis_counters import redis_login_counters, redis_message_rate
+from service.realtime.redis_counters import redis_login_throttle, redis_message_rate
 from service.realtime.redis_presence import RedisPresence
 from service.realtime.redis_typing import RedisTypingStore
 from service.realtime.scaleout.backplane import RedisBackplane, instance_id
@@ -88,16 +88,16 @@ def build_parts(settings: Settings) -> Parts:
     )
     typing_store = RedisTypingStore(redis, prefix=prefix, timeout=settings.typing_timeout_seconds)
     message_rate = redis_message_rate(redis, prefix=prefix, settings=settings)
-    per_account, per_address = redis_login_counters(redis, prefix=prefix, settings=settings)
+    login_throttle, login_counters = redis_login_throttle(redis, prefix=prefix, settings=settings)
     backplane = RedisBackplane(
         manager=manager,
         presence=presence,
         typing_store=typing_store,
-        counters=[message_rate, per_account, per_address],
+        counters=[message_rate, *login_counters],
     )
     return replace(
         embedded,
-        login_throttle=LoginThrottle(per_account=per_account, per_address=per_address),
+        login_throttle=login_throttle,
         message_rate=message_rate,
         presence=presence,
         client_manager=manager,
@@ -109,7 +109,8 @@ def build_parts(settings: Settings) -> Parts:
 
 @contextlib.asynccontextmanager
 async def running(parts: Parts) -> AsyncIterator[contextlib.AsyncExitStack]:
-    """Migrate the embedded database; at exit close Redis, then dispose the engine.
+    """Migrate the embedded database (refuse a configured one that is not current); at exit
+    close Redis, then dispose the engine.
 
     Yields the stack, so that what starts later (the real-time side) stops first, while
     the database and Redis are still there for its goodbyes.
@@ -118,6 +119,5 @@ async def running(parts: Parts) -> AsyncIterator[contextlib.AsyncExitStack]:
         stack.push_async_callback(parts.engine.dispose)
         if parts.redis is not None:
             stack.push_async_callback(parts.redis.aclose)
-        if parts.settings.database_url is None:
-            await upgrade(parts.settings)
+        await prepare_schema(parts.settings)
         yield stack

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # closes the socket.
     ping_interval_seconds: float = Field(default=25.0, gt=0)
     ping_timeout_seconds: float = Field(default=20.0, gt=0)
+    # Hostile clients (issue 13): how deep a socket payload may nest; transport limits.
+    max_payload_depth: int = Field(default=32, ge=2)
+    request_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=4096, ge=1)
     strict_emits: bool = False
     validate_emits: bool = True
     # Several processes (issue 6): a Redis key prefix per deployment, a stable id per process.

@@ -36,11 +36,13 @@ from service.logs import configure_logging
 from service.metrics import MULTIPROC_ENV
 from service.realtime.direct import DirectWritesProtocol
 from service.settings import Settings
+from service.transport.deadlines import with_read_deadline
 
 log = logging.getLogger("zizany.workers")
 
 AppFactory = Callable[[Settings], Any]
 GRACEFUL_SHUTDOWN_SECONDS = 30.0
+STARTUP_FAILED = 3  # the exit status when the app did not start (as `uvicorn` exits)
 # A worker that dies sooner than this after starting is restarted only after this delay.
 RESTART_BACKOFF_SECONDS = 1.0
 
@@ -82,8 +84,8 @@ def serve(
         return 2
     instance = base_instance_id(settings, port)
     if workers == 1:
-        _run_worker(settings, host, port, instance, None, app_factory)
-        return 0
+        started = _run_worker(settings, host, port, instance, None, app_factory)
+        return 0 if started else STARTUP_FAILED
     return _supervise(settings, host, port, instance, workers, app_factory)
 
 
@@ -93,7 +95,10 @@ def _config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Confi
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        # A read deadline and a cap on connections: service.transport.deadlines, README.
+        http=with_read_deadline(settings.request_read_timeout_seconds),
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+        limit_concurrency=settings.max_connections,
         ws=DirectWritesProtocol,  # frames written once per broadcast (service.realtime.direct)
         ws_per_message_deflate=False,
         lifespan="on",
@@ -111,13 +116,15 @@ def _run_worker(
     instance_id: str,
     sock: socket.socket | None,
     app_factory: AppFactory,
-) -> None:
-    """Build the app as `instance_id` and serve it (on `sock` when given)."""
+) -> bool:
+    """Build the app as `instance_id` and serve it (on `sock` when given); whether it started
+    (a lifespan that fails, e.g. on an unmigrated database, stops it before serving)."""
     settings = with_instance_id(settings, instance_id)
     if sock is not None:  # a spawned worker: configure logging like the CLI does
         configure_logging(settings.log_level, settings.log_format, instance=instance_id)
     server = uvicorn.Server(_config(app_factory(settings), settings, host, port))
     server.run(sockets=[sock] if sock is not None else None)
+    return server.started
 
 
 def _supervise(

@@ -69,7 +69,7 @@ async def login(
     if user is None or not verified:
         await context.login_throttle.record_failure(email=email, address=address)
         raise InvalidCredentials("wrong email or password")
-    await context.login_throttle.record_success(email=email)
+    await context.login_throttle.record_success(email=email, address=address)
     if context.passwords.needs_rehash(user.password_hash):
         new_hash = await context.passwords.hash_password(body.password)
         await users_db.set_password_hash(session=session, user_id=user.id, password_hash=new_hash)

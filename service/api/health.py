@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from generated.rest.models import HealthStatus
 from service.api.deps import ApiContext, ApiDep
 from service.db.engine import check_database
+from service.db.migrate import engine_schema_problem
 
 logger = logging.getLogger(__name__)
 
@@ -23,10 +24,15 @@ PROBE_TIMEOUT_SECONDS = 2.0
 async def get_health(context: ApiDep) -> JSONResponse:
     """200 when the database (and a configured Redis) answer, else 503 naming the part."""
     database = "ok" if await _database_ok(context) else "unavailable"
+    detail = await _schema_problem(context) if database == "ok" else None
+    if detail is not None:
+        database = "unavailable"
     redis = await _redis_state(context)
     healthy = database == "ok" and redis != "unavailable"
-    status = HealthStatus(status="ok" if healthy else "unavailable", database=database, redis=redis)
-    return JSONResponse(status.model_dump(), status_code=200 if healthy else 503)
+    status = HealthStatus(
+        status="ok" if healthy else "unavailable", database=database, redis=redis, detail=detail
+    )
+    return JSONResponse(status.model_dump(exclude_none=True), status_code=200 if healthy else 503)
 
 
 async def _database_ok(context: ApiContext) -> bool:
@@ -34,6 +40,18 @@ async def _database_ok(context: ApiContext) -> bool:
     if context.engine is None:
         return False
     return await check_database(context.engine, timeout_seconds=PROBE_TIMEOUT_SECONDS)
+
+
+async def _schema_problem(context: ApiContext) -> str | None:
+    """What is wrong with the database schema (not at this server's revision), if anything."""
+    if context.engine is None:
+        return None
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            return await engine_schema_problem(context.engine)
+    except Exception:
+        logger.warning("database schema check failed", exc_info=True)
+        return "the database schema could not be read"
 
 
 async def _redis_state(context: ApiContext) -> str:

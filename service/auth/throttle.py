@@ -1,4 +1,4 @@
-"""Sliding-window rate limiting: login failures per account and per client address.
+"""Sliding-window rate limiting, and the login throttle built on it.
 
 The counter sits behind `SlidingWindowCounter` so that a Redis-backed one can replace
 the in-process one when several processes serve the same users.
@@ -108,14 +108,42 @@ class InMemorySlidingWindow:
         self._events.pop(key, None)
 
 
+CounterFactory = Callable[[str, int, float], SlidingWindowCounter]
+"""Makes the counter called `name` with a `limit` per `window` seconds (in memory, Redis)."""
+
+# Backoff per (account, address): tier k allows `max_failures * 2**k` failures per
+# `window * 4**k` (defaults: 5 per 5 min, 10 per 20 min, 20 per 80 min).
+BACKOFF_TIERS = 3
+# An account is "under attack" after this many times `max_failures` failures from all
+# addresses in the window; then only addresses with no recent failure may try it.
+ACCOUNT_ATTACK_FACTOR = 10
+
+
 class LoginThrottle:
-    """Refuses logins for an account or address after too many recent failures."""
+    """Slows down password guessing without locking the owner out.
+
+    - per (account, address), with backoff: the address that keeps failing for an
+      account waits longer and longer; a correct password from it resets that;
+    - per address, across accounts (password spraying): `ADDRESS_LIMIT_FACTOR` times
+      the per-account limit;
+    - per account, across addresses (a distributed guesser): past
+      `ACCOUNT_ATTACK_FACTOR` times the limit, an address that failed recently (for any
+      account) is refused for that account, while an address with no failure — the
+      owner's usual one — is still let through.
+
+    The counters come from `counter` (in-process, or shared in Redis).
+    """
 
     def __init__(
-        self, *, per_account: SlidingWindowCounter, per_address: SlidingWindowCounter
+        self, counter: CounterFactory, *, max_failures: int, window_seconds: float
     ) -> None:
-        self._per_account = per_account
-        self._per_address = per_address
+        self._pair = [
+            counter(f"pair{k}", max_failures * 2**k, window_seconds * 4**k)
+            for k in range(BACKOFF_TIERS)
+        ]
+        self._per_address = counter("address", max_failures * ADDRESS_LIMIT_FACTOR, window_seconds)
+        self._failed = counter("failed", 1, window_seconds)
+        self._per_account = counter("account", max_failures * ACCOUNT_ATTACK_FACTOR, window_seconds)
 
     @classmethod
     def in_memory(
@@ -123,20 +151,14 @@ class LoginThrottle:
         *,
         max_failures: int,
         window_seconds: float,
-        address_max_failures: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> LoginThrottle:
         """A throttle with in-process counters."""
-        return cls(
-            per_account=InMemorySlidingWindow(
-                limit=max_failures, window_seconds=window_seconds, clock=clock
-            ),
-            per_address=InMemorySlidingWindow(
-                limit=address_max_failures or max_failures * ADDRESS_LIMIT_FACTOR,
-                window_seconds=window_seconds,
-                clock=clock,
-            ),
-        )
+
+        def counter(_name: str, limit: int, window: float) -> SlidingWindowCounter:
+            return InMemorySlidingWindow(limit=limit, window_seconds=window, clock=clock)
+
+        return cls(counter, max_failures=max_failures, window_seconds=window_seconds)
 
     @classmethod
     def from_settings(
@@ -150,23 +172,37 @@ class LoginThrottle:
         )
 
     async def check(self, *, email: str, address: str | None) -> None:
-        """Raise RateLimited (with Retry-After) when the account or the address is blocked."""
-        waits = [await self._per_account.retry_after(_account_key(email))]
-        if address:
-            waits.append(await self._per_address.retry_after(_address_key(address)))
+        """Raise RateLimited (with Retry-After) when this address may not try this account now."""
+        pair = _pair_key(email, address)
+        waits = [await tier.retry_after(pair) for tier in self._pair]
+        waits.append(await self._per_address.retry_after(_address_key(address)))
+        under_attack = await self._per_account.retry_after(_account_key(email))
+        if under_attack is not None and await self._failed.retry_after(_address_key(address)):
+            waits.append(under_attack)
         blocked = [wait for wait in waits if wait is not None]
         if blocked:
             raise RateLimited(max(blocked))
 
     async def record_failure(self, *, email: str, address: str | None) -> None:
-        """Count a failed login against the account and the address."""
+        """Count a failed login against the pair, the address and the account."""
+        pair = _pair_key(email, address)
+        for tier in self._pair:
+            await tier.hit(pair)
+        await self._per_address.hit(_address_key(address))
+        await self._failed.hit(_address_key(address))
         await self._per_account.hit(_account_key(email))
-        if address:
-            await self._per_address.hit(_address_key(address))
 
-    async def record_success(self, *, email: str) -> None:
-        """Clear the account's failures (the address keeps its count: it may be spraying)."""
-        await self._per_account.reset(_account_key(email))
+    async def record_success(self, *, email: str, address: str | None) -> None:
+        """Clear the pair's failures (the address and the account keep theirs: they may be
+        spraying, or under attack from elsewhere)."""
+        pair = _pair_key(email, address)
+        for tier in self._pair:
+            await tier.reset(pair)
+
+
+def _pair_key(email: str, address: str | None) -> str:
+    """Counter key of an (account, address) pair."""
+    return f"{_account_key(email)}|{_address_key(address)}"
 
 
 def _account_key(email: str) -> str:
@@ -174,6 +210,6 @@ def _account_key(email: str) -> str:
     return "account:" + email.strip().lower()
 
 
-def _address_key(address: str) -> str:
-    """Counter key of a client address."""
-    return "address:" + address
+def _address_key(address: str | None) -> str:
+    """Counter key of a client address (all unknown addresses share one)."""
+    return "address:" + (address or "unknown")

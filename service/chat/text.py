@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from service.errors import ValidationFailed
+from service.text import trim
 
 
 def trimmed(value: str, field: str) -> str:
     """`value` without surrounding white space; E_VALIDATION when nothing is left.
 
-    The spec's `\\S` is checked by the schema validators' regex engines, which do not count
-    every character Python's `str.strip` removes (e.g. U+001C) as white space. The error's
-    `loc` names the field; REST puts it under `body` (service.api.errors).
+    White space is the spec's (service.text): exactly what its pattern excludes, so a value
+    the schema accepts is never refused here. The error's `loc` names the field; REST puts
+    it under `body` (service.api.errors).
     """
-    result = value.strip()
+    result = trim(value)
     if not result:
         raise ValidationFailed(
             f"{field} must contain a character that is not white space",

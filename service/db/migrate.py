@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from typing import Literal
 
 from alembic import command
@@ -10,11 +12,15 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.contract import package_dir
 from service.db.engine import create_engine_for_url
 from service.settings import Settings
+
+log = logging.getLogger("zizany.db")
 
 # Package data (importlib.resources): the same in a checkout and an installed wheel.
 MIGRATIONS_DIR = package_dir("service.db.migrations")
@@ -33,6 +39,7 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     """The newest revision in the migrations directory."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -71,6 +78,55 @@ async def current_revision(url: str) -> str | None:
             )
     finally:
         await engine.dispose()
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The configured database is not at the revision this server needs."""
+
+
+def schema_problem(current: str | None) -> str | None:
+    """What is wrong with a database at revision `current`, or None when it is current."""
+    head = head_revision()
+    if current == head:
+        return None
+    found = f"revision {current}" if current is not None else "no revision (never migrated)"
+    return f"database schema is at {found}, this server needs {head}: run `zizany db upgrade`"
+
+
+async def engine_schema_problem(engine: AsyncEngine) -> str | None:
+    """`schema_problem` of the database behind `engine` (one small query, no log lines)."""
+    async with engine.connect() as connection:
+        try:
+            result = await connection.execute(text("SELECT version_num FROM alembic_version"))
+        except DBAPIError:  # no such table: never migrated
+            return schema_problem(None)
+        versions = result.scalars().all()
+    return schema_problem(versions[0] if len(versions) == 1 else None)
+
+
+async def prepare_schema(settings: Settings) -> None:
+    """Before serving: migrate the embedded database; refuse a configured one that is not
+    current (it is migrated once per release, by `zizany db upgrade`). A database that
+    cannot be reached is not refused: the server starts and its health says so.
+
+    Raises SchemaNotCurrent with the revision found, the one needed and the command.
+    """
+    if settings.database_url is None:
+        await upgrade(settings)
+        return
+    url = settings.effective_database_url
+    where = make_url(url).render_as_string(hide_password=True)
+    try:
+        current = await current_revision(url)
+    except (OSError, DBAPIError) as exc:
+        # Unreachable is not "not migrated": serve, and let /api/health say it is down.
+        log.warning("database at %s unreachable at start-up (%s): schema not checked", where, exc)
+        return
+    problem = schema_problem(current)
+    if problem is not None:
+        message = f"not starting: the {problem} (database at {where})"
+        log.error("%s", message)
+        raise SchemaNotCurrent(message)
 
 
 async def _run_command(url: str, action: Literal["upgrade", "downgrade"], revision: str) -> None:

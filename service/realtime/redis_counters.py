@@ -17,7 +17,11 @@ import time
 
 from redis.asyncio import Redis
 
-from service.auth.throttle import ADDRESS_LIMIT_FACTOR, InMemorySlidingWindow
+from service.auth.throttle import (
+    InMemorySlidingWindow,
+    LoginThrottle,
+    SlidingWindowCounter,
+)
 from service.realtime.redis_common import LUA_HELPERS, REDIS_ERRORS
 from service.settings import Settings
 
@@ -108,24 +112,27 @@ class RedisSlidingWindow:
             log.warning("rate-limit key %r not reset: Redis unreachable", key)
 
 
-def redis_login_counters(
+def redis_login_throttle(
     redis: Redis, *, prefix: str, settings: Settings
-) -> tuple[RedisSlidingWindow, RedisSlidingWindow]:
-    """The login throttle's counters (per account, per address), shared in Redis."""
-    return (
-        RedisSlidingWindow(
-            redis,
-            prefix=f"{prefix}:rate:login-account",
-            limit=settings.login_max_failures,
-            window_seconds=settings.login_window_seconds,
-        ),
-        RedisSlidingWindow(
-            redis,
-            prefix=f"{prefix}:rate:login-address",
-            limit=settings.login_max_failures * ADDRESS_LIMIT_FACTOR,
-            window_seconds=settings.login_window_seconds,
-        ),
+) -> tuple[LoginThrottle, list[RedisSlidingWindow]]:
+    """The login throttle with its counters shared in Redis (`{prefix}:rate:login-{name}`),
+    and those counters (for their metrics)."""
+    made: list[RedisSlidingWindow] = []
+
+    def counter(name: str, limit: int, window: float) -> SlidingWindowCounter:
+        made.append(
+            RedisSlidingWindow(
+                redis, prefix=f"{prefix}:rate:login-{name}", limit=limit, window_seconds=window
+            )
+        )
+        return made[-1]
+
+    throttle = LoginThrottle(
+        counter,
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_window_seconds,
     )
+    return throttle, made
 
 
 def redis_message_rate(redis: Redis, *, prefix: str, settings: Settings) -> RedisSlidingWindow:

@@ -1,4 +1,4 @@
-"""Login throttling per account and per address, with a Retry-After."""
+"""Login throttling per (account, address), per address and per account, with a Retry-After."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class Clock:
         return self.now
 
 
-async def test_an_account_is_blocked_after_n_failures_with_a_retry_after() -> None:
+async def test_an_address_failing_for_an_account_waits_with_a_retry_after() -> None:
     clock = Clock()
     throttle = LoginThrottle.in_memory(max_failures=3, window_seconds=60, clock=clock)
 
@@ -31,32 +31,51 @@ async def test_an_account_is_blocked_after_n_failures_with_a_retry_after() -> No
         clock.now += 10
 
     with pytest.raises(RateLimited) as blocked:
-        await throttle.check(email="ANN@example.test", address="10.0.0.2")
+        await throttle.check(email="ANN@example.test", address="10.0.0.1")
     # The first failure (at t=1000) leaves the window at t=1060; it is now t=1030.
     assert blocked.value.retry_after_seconds == pytest.approx(30)
     assert blocked.value.headers == {"Retry-After": "30"}
     assert blocked.value.http_status == 429
     assert blocked.value.code == "E_RATE_LIMITED"
     assert blocked.value.socket_extra() == {"retryAfterMs": 30000}
-    # Another account from the same address is still fine.
+    # The owner, from another address, and another account from this one, are fine.
+    await throttle.check(email="ann@example.test", address="10.0.0.2")
     await throttle.check(email="bob@example.test", address="10.0.0.1")
 
     clock.now += 30
     await throttle.check(email="ann@example.test", address="10.0.0.1")
 
 
-async def test_a_success_clears_the_account_but_not_the_address() -> None:
+async def test_an_address_that_keeps_failing_backs_off_longer_and_longer() -> None:
     clock = Clock()
-    throttle = LoginThrottle.in_memory(
-        max_failures=2, window_seconds=60, address_max_failures=3, clock=clock
-    )
+    throttle = LoginThrottle.in_memory(max_failures=2, window_seconds=60, clock=clock)
+    waits = []
+    for _ in range(4):
+        while True:
+            try:
+                await throttle.check(email="ann@example.test", address="10.0.0.1")
+            except RateLimited as blocked:
+                waits.append(blocked.retry_after_seconds)
+                clock.now += blocked.retry_after_seconds
+                break
+            await throttle.record_failure(email="ann@example.test", address="10.0.0.1")
+
+    # 2 failures per minute, 4 per 4 minutes, 8 per 16 minutes: after the 8th failure
+    # (t = 300 s) the address waits until the first one is 16 minutes old.
+    assert waits == [pytest.approx(w) for w in (60, 180, 60, 660)]
+
+
+async def test_a_success_clears_the_pair_but_not_the_address() -> None:
+    clock = Clock()
+    throttle = LoginThrottle.in_memory(max_failures=2, window_seconds=60, clock=clock)
     await throttle.record_failure(email="ann@example.test", address="10.0.0.1")
     await throttle.record_failure(email="ann@example.test", address="10.0.0.1")
 
-    await throttle.record_success(email="ann@example.test")
+    await throttle.record_success(email="ann@example.test", address="10.0.0.1")
 
-    await throttle.check(email="ann@example.test", address=None)
-    await throttle.record_failure(email="zed@example.test", address="10.0.0.1")
+    await throttle.check(email="ann@example.test", address="10.0.0.1")
+    for n in range(6):  # the address's failures count on: 2 + 6 = 8 = 4 x 2
+        await throttle.record_failure(email=f"zed{n}@example.test", address="10.0.0.1")
     with pytest.raises(RateLimited):
         await throttle.check(email="new@example.test", address="10.0.0.1")
 
@@ -72,6 +91,21 @@ async def test_an_address_spraying_many_accounts_is_blocked() -> None:
     with pytest.raises(RateLimited):
         await throttle.check(email="user99@example.test", address="203.0.113.9")
     await throttle.check(email="user99@example.test", address="198.51.100.1")
+
+
+async def test_a_distributed_guesser_gets_one_try_per_address_and_the_owner_still_gets_in() -> None:
+    clock = Clock()
+    throttle = LoginThrottle.in_memory(max_failures=2, window_seconds=60, clock=clock)
+    # 20 failures (10 x the limit) from 20 addresses, one each: the account is under attack.
+    for n in range(20):
+        await throttle.check(email="ann@example.test", address=f"203.0.113.{n}")
+        await throttle.record_failure(email="ann@example.test", address=f"203.0.113.{n}")
+
+    for n in range(20):  # every address that failed now waits...
+        with pytest.raises(RateLimited):
+            await throttle.check(email="ann@example.test", address=f"203.0.113.{n}")
+    # ...while an address with no failure, the owner's, is let through.
+    await throttle.check(email="ann@example.test", address="198.51.100.7")
 
 
 async def test_the_settings_decide_the_limit_and_window() -> None:

@@ -7,10 +7,9 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from service.auth.throttle import LoginThrottle
 from service.errors import RateLimited
 from service.realtime.redis_common import connect_redis
-from service.realtime.redis_counters import RedisSlidingWindow, redis_login_counters
+from service.realtime.redis_counters import RedisSlidingWindow, redis_login_throttle
 from service.settings import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -49,17 +48,12 @@ async def test_login_failures_on_two_processes_add_up(
     redis: Redis, prefix: str, tmp_path: object
 ) -> None:
     settings = Settings(login_max_failures=3, login_window_seconds=60)
-    throttles = [
-        LoginThrottle(*[], **dict(zip(("per_account", "per_address"), counters, strict=True)))
-        for counters in (
-            redis_login_counters(redis, prefix=prefix, settings=settings),
-            redis_login_counters(redis, prefix=prefix, settings=settings),
-        )
-    ]
+    throttles = [redis_login_throttle(redis, prefix=prefix, settings=settings)[0] for _ in "ab"]
     for throttle in (throttles[0], throttles[1], throttles[0]):
         await throttle.record_failure(email="ann@example.test", address="10.0.0.1")
     with pytest.raises(RateLimited):
-        await throttles[1].check(email="ANN@example.test", address=None)
+        await throttles[1].check(email="ANN@example.test", address="10.0.0.1")
+    await throttles[1].check(email="ann@example.test", address="10.0.0.2")  # the owner's
 
 
 async def test_an_unreachable_redis_falls_back_to_counting_in_this_process() -> None:

@@ -1,0 +1,350 @@
+"""Transport guards in front of Engine.IO: a pure ASGI middleware around the whole app.
+
+What python-engineio does not bound by itself, answered here before it gets there:
+
+- **Polling bodies.** A POST announcing more than `max_body_bytes` is answered 413 at
+  once (Engine.IO itself waits forever for the session's queue to drain and never
+  answers); a streamed (chunked) body is counted and answered 413 as soon as it passes
+  the limit. Bodies under the limit are read here and handed on whole, with their length.
+- **Overlapping polls.** A second GET poll on a session that has one open is answered
+  400 (Engine.IO holds both until the ping timeout).
+- **Packets.** Every packet a client sends (WebSocket frame, polling record) goes through
+  `service.transport.frames.check_packet`: undecodable or too-deep event payloads reach
+  their handler as an invalid payload (`error:validation`), anything that cannot be
+  attributed to an event closes the connection — a WebSocket with a close frame, a
+  polling session with an Engine.IO CLOSE handed to Engine.IO (so the server's cleanup,
+  presence and typing, runs as for any disconnect).
+- **Refused handshakes.** When the server refuses a Socket.IO CONNECT (`CONNECT_ERROR`,
+  e.g. no session cookie), the connection is closed right after the refusal is sent.
+
+Each connection logs at most one warning (its first bad packet); the rest go to debug.
+Polling sessions that never poll or upgrade are closed by Engine.IO itself after
+`ping_interval + ping_timeout` (25 s + 20 s): every ping it queues goes unanswered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.settings import Settings
+from service.transport.frames import (
+    BINARY_REFUSED,
+    ENGINEIO_MESSAGE,
+    SOCKETIO_CONNECT_ERROR,
+    check_packet,
+)
+from service.transport.logs import use_one_log_handler
+
+log = logging.getLogger("zizany.transport")
+
+ENGINEIO_PATH = "/socket.io/"
+RECORD_SEPARATOR = "\x1e"  # between the packets of a polling body
+CLOSE_POLICY = 1008  # WebSocket close codes: policy violation,
+CLOSE_UNSUPPORTED = 1003  # unsupported data (binary),
+CLOSE_TOO_BIG = 1009  # message too big
+# Sessions remembered as already warned about (bounded: oldest forgotten first).
+_MAX_WARNED = 10_000
+
+
+def guarded(app: ASGIApp, settings: Settings) -> TransportGuards:
+    """`app` behind the transport guards; the Socket.IO libraries log through one handler."""
+    use_one_log_handler()
+    return TransportGuards(
+        app, max_body_bytes=settings.max_body_bytes, max_depth=settings.max_payload_depth
+    )
+
+
+class TransportGuards:
+    """The ASGI middleware; everything outside the Engine.IO path passes untouched."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_depth: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_depth = max_depth
+        self._open_polls: set[str] = set()
+        self._warned: OrderedDict[str, None] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not _is_engineio(scope):
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        elif scope["method"] == "POST":
+            await self._post(scope, receive, send)
+        elif scope["method"] == "GET" and _sid(scope) is not None:
+            await self._poll(scope, receive, send, _sid(scope) or "")
+        else:
+            await self.app(scope, receive, send)
+
+    # ---- polling -------------------------------------------------------------------------
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A polling body: bounded, checked packet by packet, handed on whole."""
+        if _declared_length(scope) > self.max_body_bytes:
+            await _answer(send, 413, "E_PAYLOAD_TOO_LARGE", self._too_large())
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                await _answer(send, 413, "E_PAYLOAD_TOO_LARGE", self._too_large())
+                return
+            if not message.get("more_body", False):
+                break
+        sid = _sid(scope)
+        if sid is None:  # Engine.IO answers it (400 invalid session)
+            await self.app(_with_length(scope, len(body)), _replay(bytes(body), receive), send)
+            return
+        packets, problem = self._check_body(bytes(body))
+        if packets is None:
+            self._warn(sid, "closing polling session %s from %s: %s", sid, _peer(scope), problem)
+            await self._close_session(scope, sid)
+            await _answer(send, 400, "E_VALIDATION", f"session closed: {problem}")
+            return
+        if problem is not None:
+            self._warn(
+                sid, "invalid payload on polling session %s from %s: %s", sid, _peer(scope), problem
+            )
+        new_body = RECORD_SEPARATOR.join(packets).encode()
+        await self.app(_with_length(scope, len(new_body)), _replay(new_body, receive), send)
+
+    def _check_body(self, body: bytes) -> tuple[list[str] | None, str | None]:
+        """(the packets to hand on, a problem worth a warning), or (None, why to close)."""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, "polling body is not UTF-8"
+        packets: list[str] = []
+        problem: str | None = None
+        dropping = 0
+        for record in text.split(RECORD_SEPARATOR):
+            if dropping and record.startswith("b"):
+                dropping -= 1  # an attachment of a binary event already answered: dropped
+                continue
+            verdict = check_packet(record, max_depth=self.max_depth)
+            dropping += verdict.attachments
+            if verdict.packet is None:
+                return None, verdict.problem
+            problem = problem or verdict.problem
+            packets.append(verdict.packet)
+        return packets, problem
+
+    async def _poll(self, scope: Scope, receive: Receive, send: Send, sid: str) -> None:
+        """A GET poll: one open per session; a refused handshake in the answer closes it."""
+        if sid in self._open_polls:
+            await _answer(send, 400, "E_VALIDATION", "a poll is already open for this session")
+            return
+        refused = False
+
+        async def watching_send(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.body":
+                body = message.get("body", b"")
+                refused = refused or any(
+                    _is_refusal(record)
+                    for record in body.decode("utf-8", "replace").split(RECORD_SEPARATOR)
+                )
+            await send(message)
+
+        self._open_polls.add(sid)
+        try:
+            await self.app(scope, receive, watching_send)
+        finally:
+            self._open_polls.discard(sid)
+        if refused:
+            log.info("closing polling session %s from %s: handshake refused", sid, _peer(scope))
+            await self._close_session(scope, sid)
+
+    async def _close_session(self, scope: Scope, sid: str) -> None:
+        """Close an Engine.IO polling session as its client would: a CLOSE packet.
+
+        Engine.IO then runs the disconnect (presence, typing) as for any client that leaves.
+        """
+        close_scope = dict(scope)
+        close_scope["method"] = "POST"
+        close_scope["headers"] = [
+            (name, value)
+            for name, value in scope.get("headers", ())
+            if name not in (b"content-length", b"transfer-encoding", b"upgrade")
+        ] + [(b"content-length", b"1"), (b"content-type", b"text/plain;charset=UTF-8")]
+
+        async def discard(_message: Message) -> None:
+            return None
+
+        try:
+            await self.app(close_scope, _replay(b"1", _disconnected), discard)
+        except Exception:
+            log.exception("closing polling session %s failed", sid)
+
+    # ---- WebSocket -----------------------------------------------------------------------
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Frames checked on the way in; a refused handshake or a bad frame closes the socket."""
+        closing = False
+        warned = False
+        dropping = 0  # binary frames still to drop (attachments of a refused binary event)
+        peer = _peer(scope)
+
+        async def close(code: int, reason: str) -> None:
+            nonlocal closing
+            if closing:
+                return
+            closing = True
+            try:
+                await send({"type": "websocket.close", "code": code, "reason": reason[:120]})
+            except Exception:  # the client is gone already
+                log.debug("close frame to %s not sent", peer, exc_info=True)
+
+        def warn(problem: str | None, closed: bool) -> None:
+            nonlocal warned
+            level = logging.DEBUG if warned else logging.WARNING
+            warned = True
+            verb = "closing WebSocket" if closed else "invalid payload on WebSocket"
+            log.log(level, "%s from %s: %s", verb, peer, problem)
+
+        async def refuse(code: int, problem: str) -> Message:
+            warn(problem, closed=True)
+            await close(code, problem)
+            return {"type": "websocket.disconnect", "code": code}
+
+        async def guarded_receive() -> Message:
+            nonlocal dropping
+            if closing:
+                return {"type": "websocket.disconnect", "code": CLOSE_POLICY}
+            message = await receive()
+            while dropping and message["type"] == "websocket.receive" and _binary(message):
+                dropping -= 1  # an attachment of the binary event already answered: dropped
+                message = await receive()
+            if message["type"] != "websocket.receive":
+                return message
+            text = message.get("text")
+            if text is None:
+                return await refuse(CLOSE_UNSUPPORTED, BINARY_REFUSED)
+            if len(text) > self.max_body_bytes:
+                return await refuse(CLOSE_TOO_BIG, f"frame over {self.max_body_bytes} characters")
+            verdict = check_packet(text, max_depth=self.max_depth)
+            if verdict.packet is None:
+                problem = verdict.problem or "invalid packet"
+                code = CLOSE_UNSUPPORTED if verdict.binary else CLOSE_POLICY
+                return await refuse(code, problem)
+            if verdict.problem is not None:
+                warn(verdict.problem, closed=False)
+                dropping += verdict.attachments
+                return {"type": "websocket.receive", "text": verdict.packet}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if closing:
+                return  # the close frame went out; Engine.IO is told on its next receive
+            await send(message)
+            if message["type"] == "websocket.send" and _is_refusal(message.get("text")):
+                log.info("closing WebSocket from %s: handshake refused", peer)
+                await close(CLOSE_POLICY, "handshake refused")
+
+        await self.app(scope, guarded_receive, guarded_send)
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _too_large(self) -> str:
+        return f"request body over {self.max_body_bytes} bytes"
+
+    def _warn(self, sid: str, message: str, *args: Any) -> None:
+        """A warning the first time for a session, debug afterwards."""
+        if sid in self._warned:
+            log.debug(message, *args)
+            return
+        self._warned[sid] = None
+        while len(self._warned) > _MAX_WARNED:
+            self._warned.popitem(last=False)
+        log.warning(message, *args)
+
+
+def _binary(message: Message) -> bool:
+    return message.get("text") is None
+
+
+def _is_engineio(scope: Scope) -> bool:
+    path: str = scope.get("path", "")
+    return (path if path.endswith("/") else path + "/").startswith(ENGINEIO_PATH)
+
+
+def _is_refusal(packet: str | None) -> bool:
+    """Whether a packet the server sends is a Socket.IO CONNECT_ERROR."""
+    return packet is not None and packet.startswith(ENGINEIO_MESSAGE + SOCKETIO_CONNECT_ERROR)
+
+
+def _sid(scope: Scope) -> str | None:
+    query = scope.get("query_string", b"").decode("latin-1")
+    values = parse_qs(query).get("sid")
+    return values[0] if values else None
+
+
+def _peer(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "?"
+
+
+def _declared_length(scope: Scope) -> int:
+    """The Content-Length the client declared, or -1 (absent or not a number)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return -1
+    return -1
+
+
+def _with_length(scope: Scope, length: int) -> Scope:
+    """The scope with its body's real length (the body was read, maybe rewritten)."""
+    headers = [
+        (name, value)
+        for name, value in scope.get("headers", ())
+        if name not in (b"content-length", b"transfer-encoding")
+    ]
+    headers.append((b"content-length", str(length).encode()))
+    return {**scope, "headers": headers}
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that yields `body` whole once, then defers to `receive`."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
+
+
+async def _disconnected() -> Message:
+    return {"type": "http.disconnect"}
+
+
+async def _answer(send: Send, status: int, code: str, message: str) -> None:
+    """A JSON error in the contract's shape; the connection closes after it."""
+    body = orjson.dumps({"code": code, "message": message})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
