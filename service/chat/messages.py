@@ -6,11 +6,13 @@ then its own rules), stores, commits, then tells the notifier.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
 from generated.realtime.models import Message
+from service import metrics
 from service.chat.access import MODERATORS, channel_for, message_for
 from service.chat.parts import ChatParts
 from service.chat.text import trimmed
@@ -65,8 +67,10 @@ class Messages:
         except IntegrityError as exc:
             # The channel went away after the check (its deletion cascades): it is missing.
             raise ChannelNotFound(channel_id) from exc
+        stored = time.perf_counter()
         message = stored_message_out(row, username)
         await self.parts.notifier.message_created(message)
+        metrics.message_broadcast(time.perf_counter() - stored)
         return message
 
     async def edit(

@@ -18,6 +18,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
+from service import metrics
 from service.realtime.direct import DirectQueue, text_frame
 
 
@@ -67,9 +68,11 @@ class DirectFanoutManager(socketio.AsyncManager):  # type: ignore[misc]
         frame = text_frame(b"4" + encoded.encode()) if isinstance(encoded, str) else None
         eio = self.server.eio
         sockets = eio.sockets
+        delivered = 0
         for sid, eio_sid in list(self.get_participants(namespace, room)):
             if sid in skip:
                 continue
+            delivered += 1
             if frame is not None:
                 socket = sockets.get(eio_sid)
                 queue = getattr(socket, "queue", None)
@@ -77,3 +80,4 @@ class DirectFanoutManager(socketio.AsyncManager):  # type: ignore[misc]
                     continue
             for pkt in packets:
                 await eio.send_packet(eio_sid, pkt)
+        metrics.broadcast_delivered(event, delivered)

@@ -32,7 +32,8 @@ async def test_a_posted_message_is_stored_trimmed_and_told_as_stored(domain: Dom
     ]
 
 
-@pytest.mark.parametrize("content", ["   ", "\x1c\x1d", "\t\n"])
+# The spec's white space (service.text): U+2028 and U+FEFF are, U+001C is not.
+@pytest.mark.parametrize("content", ["   ", "\u2028\ufeff", "\t\n"])
 async def test_white_space_only_is_invalid_before_any_other_check(
     domain: Domain, content: str
 ) -> None:

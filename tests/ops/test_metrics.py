@@ -102,6 +102,9 @@ async def test_a_short_socket_session_moves_every_socket_figure(observed: Server
     assert grew("zizany_ack_seconds_count", event="server:join") == 3
     assert grew("zizany_ack_seconds_sum", event="server:join") > 0
     assert grew("zizany_ack_seconds_bucket", event="message:create", le="+Inf") == 1
+    # message:new reached the sender's socket; store-to-broadcast was timed once.
+    assert grew("zizany_broadcast_deliveries_total", event="message:new") == 1
+    assert grew("zizany_message_broadcast_seconds_count") == 1
     assert not any("no:such-event" in str(labels) for _, labels in after)
     # The handshake, the join and the message were read from and written to the database.
     assert grew("zizany_db_query_seconds_count", operation="select") > 0
