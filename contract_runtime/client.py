@@ -480,7 +480,8 @@ class ClientBase:
     def _first(self, event: str, payload: BaseModel) -> bool:
         """Whether a room event with a catch-up arrives for the first time (and note it)."""
         catch_up = self.CATCH_UP.get(event)
-        if catch_up is None:
+        if catch_up is None or not self.reconnect:
+            # Without catch-ups nothing arrives twice: Socket.IO delivers at most once.
             return True
         data = dump(payload)
         key, room = data.get(catch_up.key), catch_up.room_of(data)

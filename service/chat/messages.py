@@ -16,6 +16,7 @@ from service import metrics
 from service.chat.access import MODERATORS, channel_for, message_for
 from service.chat.parts import ChatParts
 from service.chat.text import trimmed
+from service.db import channels as channels_db
 from service.db import messages as messages_db
 from service.db.message_writer import NewMessage
 from service.db.messages import AuthoredMessage, MessagePage
@@ -65,8 +66,13 @@ class Messages:
         try:
             row = await self.parts.message_writer.store(NewMessage(channel_id, user_id, text))
         except IntegrityError as exc:
-            # The channel went away after the check (its deletion cascades): it is missing.
-            raise ChannelNotFound(channel_id) from exc
+            # The channel may have gone after the check (its deletion cascades): then it is
+            # missing. Any other refusal of the insert is a storage failure (E_INTERNAL).
+            async with self.parts.sessionmaker() as session:
+                gone = await channels_db.get_channel(session=session, channel_id=channel_id) is None
+            if gone:
+                raise ChannelNotFound(channel_id) from exc
+            raise
         stored = time.perf_counter()
         message = stored_message_out(row, username)
         await self.parts.notifier.message_created(message)

@@ -38,6 +38,8 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 log = logging.getLogger("zizany.realtime")
 
 EXTENSION = "zizany.websocket"
+# Socket.IO packet types written through: EVENT (2) and ACK (3).
+_EVENT_OR_ACK = ("2", "3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,11 +185,15 @@ class DirectQueue(asyncio.Queue[Any]):
 
     def put_nowait(self, item: Any) -> None:
         """Write a text packet through when possible, else queue it (bounded)."""
-        # Only messages: pings (every ping_interval) keep taking the queue, because the
-        # writer task gives up when its queue stays silent for ping_interval + timeout.
+        # Only Socket.IO events and acks. Pings (every ping_interval) keep taking the queue,
+        # because the writer task gives up when its queue stays silent for ping_interval +
+        # timeout; connects, refusals and disconnects too, so the transport guards
+        # (service.transport.guards), which watch the ASGI sends, see them.
         if (
             isinstance(item, eio_packet.Packet)
             and item.packet_type == eio_packet.MESSAGE
+            and isinstance(item.data, str)
+            and item.data[:1] in _EVENT_OR_ACK
             and self._can_write_through()
         ):
             frame = packet_frame(item)
