@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from codegen.loader import load_yaml, resolve_pointer, split_ref
+from codegen.loader import deref, load_yaml
 
 Json = Any
 
@@ -65,42 +65,6 @@ class Change:
 
     def __str__(self) -> str:
         return f"{self.level:<10} {self.spec}: {self.where}: {self.what}"
-
-
-_parsed: dict[tuple[Path, int, int], Json] = {}
-
-
-def _document(path: Path) -> Json:
-    """A spec file's parsed YAML, read once per version of the file; never modified."""
-    stat = path.stat()
-    key = (path, stat.st_mtime_ns, stat.st_size)
-    if key not in _parsed:
-        with path.open(encoding="utf-8") as fh:
-            _parsed[key] = yaml.safe_load(fh)
-    return _parsed[key]
-
-
-def deref(node: Json, base: Path, _seen: tuple[str, ...] = ()) -> Json:
-    """`codegen.loader.deref`, without its deep copy of the whole document per `$ref`.
-
-    The result is new containers all the way down (only the scalars are shared), so the
-    copy bought nothing here; it made one comparison of the real specs take ~40 s of CPU
-    (6,000 deep copies of the document) instead of well under a second.
-    """
-    if isinstance(node, list):
-        return [deref(item, base, _seen) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        target_file, pointer = split_ref(node["$ref"], base)
-        key = f"{target_file}#{pointer}"
-        if key in _seen:
-            raise ValueError(f"recursive $ref {node['$ref']!r} is not supported")
-        target = resolve_pointer(_document(target_file), pointer)
-        resolved = deref(target, target_file, (*_seen, key))
-        extra = {k: deref(v, base, _seen) for k, v in node.items() if k != "$ref"}
-        return {**resolved, **extra} if isinstance(resolved, dict) else resolved
-    return {k: deref(v, base, _seen) for k, v in node.items()}
 
 
 def _types(schema: Json) -> set[str] | None:
