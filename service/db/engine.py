@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from service import metrics
+from service.db import sqlite_reads
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,16 @@ def create_engine_for_url(
         # Connections die with server restarts and failovers; a ping beats a failed request.
         return _create_async_engine(sa_url, pool_pre_ping=True)
     _ensure_sqlite_directory(sa_url)
-    engine = _create_async_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    if sa_url.database and not sa_url.query:
+        # Reads on the loop's thread, writes in aiosqlite's (service.db.sqlite_reads).
+        creator = partial(
+            sqlite_reads.connect, sa_url.database, busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
+        )
+        engine = _create_async_engine(sa_url, async_creator=creator)
+    else:
+        engine = _create_async_engine(
+            sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        )
     _install_sqlite_pragmas(engine, foreign_keys=foreign_keys)
     if transactional_ddl:
         _install_sqlite_begin(engine)
