@@ -84,11 +84,18 @@ async def resolve_login(
     *, session: AsyncSession, login_id: str, now: datetime | None = None
 ) -> tuple[UserRow, SessionRow] | None:
     """The user and session row for a live login id, or None (expired ones are deleted)."""
+    resolved, _wrote = await _resolve(session, login_id, now or utcnow())
+    return resolved
+
+
+async def _resolve(
+    session: AsyncSession, login_id: str, at: datetime
+) -> tuple[tuple[UserRow, SessionRow] | None, bool]:
+    """`resolve_login`'s answer, and whether it wrote (flushed) anything to commit."""
     # Rolling expiry: extend by the session's TTL once the last extension is older than
     # the refresh interval (not on every request). The caller commits.
     if not _LOGIN_ID_SHAPE.fullmatch(login_id):
-        return None
-    at = now or utcnow()
+        return None, False
     result = await session.execute(
         select(SessionRow, UserRow)
         .join(UserRow, col(UserRow.id) == col(SessionRow.user_id))
@@ -96,18 +103,19 @@ async def resolve_login(
     )
     row = result.one_or_none()
     if row is None:
-        return None
+        return None, False
     session_row, user = row
     if session_row.expires_at <= at:
         await session.delete(session_row)
         await session.flush()
-        return None
+        return None, True
     ttl = timedelta(seconds=session_row.ttl_seconds)
     last_extended = session_row.expires_at - ttl
-    if at - last_extended >= _refresh_interval(ttl):
-        session_row.expires_at = at + ttl
-        await session.flush()
-    return user, session_row
+    if at - last_extended < _refresh_interval(ttl):
+        return (user, session_row), False
+    session_row.expires_at = at + ttl
+    await session.flush()
+    return (user, session_row), True
 
 
 async def end_login(*, session: AsyncSession, login_id: str) -> bool:
@@ -180,7 +188,11 @@ async def principal_from_cookie_header(
     cookie_header: str | None,
     now: datetime | None = None,
 ) -> Principal | None:
-    """The caller behind a raw `Cookie` header, or None: parse, unsign, resolve, commit."""
+    """The caller behind a raw `Cookie` header, or None: parse, unsign, resolve.
+
+    Commits only when the lookup wrote (a rolling-expiry extension, at most once per
+    refresh interval, or an expired login's deletion): most lookups are one read.
+    """
     candidates = [
         login_id
         for value in cookie_values(cookie_header)
@@ -188,19 +200,24 @@ async def principal_from_cookie_header(
     ]
     if not candidates:
         return None
+    at = now or utcnow()
+    wrote = False
+    principal: Principal | None = None
     async with sessionmaker() as session:
         # Browsers may send several cookies of one name (different paths); the first
         # that names a live session wins.
         for login_id in candidates:
-            resolved = await resolve_login(session=session, login_id=login_id, now=now)
+            resolved, changed = await _resolve(session, login_id, at)
+            wrote = wrote or changed
             if resolved is not None:
-                await session.commit()
                 user, session_row = resolved
-                return Principal(
+                principal = Principal(
                     user_id=user.id,
                     username=user.username,
                     login_id=login_id,
                     expires_at=session_row.expires_at,
                 )
-        await session.commit()
-    return None
+                break
+        if wrote:
+            await session.commit()
+    return principal

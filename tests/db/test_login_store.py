@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -204,3 +204,43 @@ async def test_resolving_through_the_cookie_persists_the_rolled_expiry(
     async with sessionmaker() as session:
         row = (await session.scalars(select(SessionRow))).one()
     assert row.expires_at == later + DAY
+
+
+async def test_a_lookup_inside_the_refresh_interval_commits_nothing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # The handshake and every REST call look the login up: a commit each would be a
+    # write (and, on SQLite, a trip to the writer thread) per request for nothing.
+    start = utcnow()
+    async with sessionmaker() as session:
+        user = await make_user(session)
+        login_id = await start_login(session=session, user_id=user.id, ttl=DAY, now=start)
+        await session.commit()
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    engine = sessionmaker.kw["bind"].sync_engine
+    event.listen(engine, "commit", committed)
+    try:
+        header = f"connect.sid={sign_login_id(SECRET, login_id)}"
+        for minutes in (1, 2, 3):
+            principal = await principal_from_cookie_header(
+                sessionmaker=sessionmaker,
+                secret=SECRET,
+                cookie_header=header,
+                now=start + timedelta(minutes=minutes),
+            )
+            assert principal is not None and principal.user_id == user.id
+        assert commits == []
+        rolled = await principal_from_cookie_header(
+            sessionmaker=sessionmaker,
+            secret=SECRET,
+            cookie_header=header,
+            now=start + MAX_REFRESH_INTERVAL + timedelta(minutes=1),
+        )
+        assert rolled is not None
+        assert len(commits) == 1
+    finally:
+        event.remove(engine, "commit", committed)
