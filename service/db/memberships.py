@@ -220,3 +220,23 @@ async def member_user_ids_by_server(
     for server_id, user_id in result:
         members[server_id].append(user_id)
     return members
+
+
+async def member_user_ids_of_servers_of(
+    *, session: AsyncSession, user_ids: Collection[int]
+) -> dict[int, list[int]]:
+    """The member user ids of every server these users belong to, in one query."""
+    if not user_ids:
+        return {}
+    servers = select(col(MembershipRow.server_id)).where(
+        col(MembershipRow.user_id).in_(list(user_ids))
+    )
+    result = await session.execute(
+        select(col(MembershipRow.server_id), col(MembershipRow.user_id))
+        .where(col(MembershipRow.server_id).in_(servers))
+        .order_by(col(MembershipRow.server_id), col(MembershipRow.user_id))
+    )
+    members: dict[int, list[int]] = {}
+    for server_id, user_id in result:
+        members.setdefault(server_id, []).append(user_id)
+    return members

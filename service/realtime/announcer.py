@@ -70,14 +70,18 @@ class Announcer:
 
     async def announce_presence_of(self, user_ids: Iterable[int]) -> None:
         """`presence:update` to every server room of these users (each room once)."""
-        server_ids: set[int] = set()
+        # One query for the members of all their servers, one presence lookup for all
+        # of those members: a connect costs two round trips, not two per server.
+        users = set(user_ids)
+        if not users:
+            return
         async with self.sessionmaker() as session:
-            for user_id in set(user_ids):
-                server_ids.update(
-                    await memberships.list_server_ids_of_user(session=session, user_id=user_id)
-                )
-        for server_id in sorted(server_ids):
-            await self.announce_presence(server_id)
+            members = await memberships.member_user_ids_of_servers_of(
+                session=session, user_ids=users
+            )
+        online = await self.presence.online({uid for ids in members.values() for uid in ids})
+        for server_id, member_ids in sorted(members.items()):
+            await self._emit_presence(server_id, [uid for uid in member_ids if uid in online])
 
     async def announce_presence(self, server_id: int) -> None:
         """`presence:update` to the server room: its members with a connected socket."""
@@ -85,9 +89,14 @@ class Announcer:
             member_ids = await memberships.list_member_user_ids(
                 session=session, server_id=server_id
             )
-        online = sorted(await self.presence.online(member_ids))
+        online = await self.presence.online(member_ids)
+        await self._emit_presence(server_id, [uid for uid in member_ids if uid in online])
+
+    async def _emit_presence(self, server_id: int, online_user_ids: list[int]) -> None:
+        """The `presence:update` itself (`online_user_ids` ascending)."""
         await self.hub.emitter.presence_update(
-            server_room(server_id), PresenceUpdate(serverId=server_id, onlineUserIds=online)
+            server_room(server_id),
+            PresenceUpdate(serverId=server_id, onlineUserIds=online_user_ids),
         )
 
     async def online_user_ids(self, user_ids: list[int]) -> set[int]:
