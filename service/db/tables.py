@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, cast, get_args
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, MetaData, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -44,6 +53,11 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 # Message ids may outgrow 32 bits; SQLite needs plain INTEGER for its rowid primary key.
 _BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def core_table(model: Any) -> Table:
+    """A table model's Core `Table`, for prebuilt statements on hot paths (no ORM)."""
+    return cast(Table, model.__table__)
 
 
 def as_role(value: str) -> Role:

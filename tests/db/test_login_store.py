@@ -52,8 +52,7 @@ async def test_a_live_session_resolves_to_its_user(session: AsyncSession) -> Non
     resolved = await resolve_login(session=session, login_id=login_id)
 
     assert resolved is not None
-    found, row = resolved
-    assert (found.id, found.username, row.user_id) == (user.id, "sara", user.id)
+    assert (resolved.user_id, resolved.username) == (user.id, "sara")
     assert await resolve_login(session=session, login_id="x" * 43) is None
     assert await resolve_login(session=session, login_id="not a token!") is None
 
@@ -77,12 +76,12 @@ async def test_expiry_rolls_forward_but_at_most_once_per_refresh_interval(
     soon = start + MAX_REFRESH_INTERVAL - timedelta(seconds=1)
     resolved = await resolve_login(session=session, login_id=login_id, now=soon)
     assert resolved is not None
-    assert resolved[1].expires_at == start + DAY
+    assert resolved.expires_at == start + DAY
 
     later = start + MAX_REFRESH_INTERVAL + timedelta(seconds=1)
     resolved = await resolve_login(session=session, login_id=login_id, now=later)
     assert resolved is not None
-    assert resolved[1].expires_at == later + DAY
+    assert resolved.expires_at == later + DAY
 
     # Past the original expiry, still alive because it was used.
     beyond = start + DAY + timedelta(minutes=1)
