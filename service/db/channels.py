@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from service.db._inserts import insert_unless_conflict
-from service.db.tables import ChannelRow, MembershipRow, Role, ServerRow, as_role
+from service.db.tables import ChannelRow, MembershipRow, Role, ServerRow, as_role, core_table
 from service.db.timestamps import utcnow
 from service.errors import ChannelNameTaken, ChannelNotFound
 
@@ -19,12 +19,43 @@ DEFAULT_CHANNEL_NAME = "general"
 
 
 @dataclass(frozen=True, slots=True)
+class ServerRef:
+    """What an access check needs of a channel's server."""
+
+    id: int
+    is_public: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelAccess:
-    """A channel, its server, and the user's role there (None if not a member)."""
+    """A channel (a detached row), its server, and the user's role there (None if not a member)."""
 
     channel: ChannelRow
-    server: ServerRow
+    server: ServerRef
     role: Role | None
+
+
+_c = core_table(ChannelRow)
+_s = core_table(ServerRow)
+_m = core_table(MembershipRow)
+# Prebuilt (no ORM): this check runs on every channel:join and every message operation.
+_CHANNEL_ACCESS = (
+    select(
+        _c.c.id,
+        _c.c.server_id,
+        _c.c.name,
+        _c.c.created_at,
+        _c.c.updated_at,
+        _s.c.is_public,
+        _m.c.role,
+    )
+    .select_from(
+        _c.join(_s, _s.c.id == _c.c.server_id).outerjoin(
+            _m, (_m.c.server_id == _c.c.server_id) & (_m.c.user_id == bindparam("user_id"))
+        )
+    )
+    .where(_c.c.id == bindparam("channel_id"))
+)
 
 
 async def create_channel(
@@ -49,23 +80,19 @@ async def get_channel(*, session: AsyncSession, channel_id: int) -> ChannelRow |
 async def get_channel_access(
     *, session: AsyncSession, channel_id: int, user_id: int
 ) -> ChannelAccess | None:
-    """Load a channel with its server and the user's role in one query; None if no channel."""
-    result = await session.execute(
-        select(ChannelRow, ServerRow, col(MembershipRow.role))
-        .join(ServerRow, col(ServerRow.id) == col(ChannelRow.server_id))
-        .outerjoin(
-            MembershipRow,
-            (col(MembershipRow.server_id) == col(ChannelRow.server_id))
-            & (col(MembershipRow.user_id) == user_id),
-        )
-        .where(col(ChannelRow.id) == channel_id)
-    )
+    """A channel with its server and the user's role, in one query; None if no channel."""
+    result = await session.execute(_CHANNEL_ACCESS, {"channel_id": channel_id, "user_id": user_id})
     row = result.one_or_none()
     if row is None:
         return None
-    channel, server, role = row
+    id_, server_id, name, created_at, updated_at, is_public, role = row
+    channel = ChannelRow(
+        id=id_, server_id=server_id, name=name, created_at=created_at, updated_at=updated_at
+    )
     return ChannelAccess(
-        channel=channel, server=server, role=as_role(role) if role is not None else None
+        channel=channel,
+        server=ServerRef(id=server_id, is_public=bool(is_public)),
+        role=as_role(role) if role is not None else None,
     )
 
 
