@@ -1,0 +1,89 @@
+"""LeanQueue: the subset of asyncio.Queue python-engineio uses, with its semantics."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from service.realtime.direct import DirectQueue, LeanQueue
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_items_come_out_in_order_and_get_nowait_raises_queue_empty() -> None:
+    queue = LeanQueue()
+    with pytest.raises(asyncio.QueueEmpty):
+        queue.get_nowait()
+    for item in ("a", None, "b"):
+        await queue.put(item)
+    assert (queue.qsize(), queue.empty()) == (3, False)
+    assert [queue.get_nowait(), await queue.get(), await queue.get()] == ["a", None, "b"]
+    assert queue.empty()
+
+
+async def test_a_waiting_getter_is_woken_by_a_put() -> None:
+    queue = LeanQueue()
+    getter = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert not getter.done()
+    queue.put_nowait("x")
+    assert await asyncio.wait_for(getter, 1) == "x"
+
+
+async def test_a_getter_woken_then_cancelled_passes_the_item_to_the_next() -> None:
+    queue = LeanQueue()
+    first = asyncio.ensure_future(queue.get())
+    second = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait("x")  # wakes `first` ...
+    first.cancel()  # ... which is cancelled before it runs
+    assert await asyncio.wait_for(second, 1) == "x"
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+async def test_a_getter_cancelled_by_a_timeout_leaves_nothing_behind() -> None:
+    queue = LeanQueue()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(queue.get(), 0.01)
+    queue.put_nowait("x")
+    assert queue.get_nowait() == "x"
+
+
+async def test_join_waits_until_every_item_is_done() -> None:
+    queue = LeanQueue()
+    await queue.join()  # nothing put: returns at once
+    queue.put_nowait(1)
+    queue.put_nowait(2)
+    joined = asyncio.ensure_future(queue.join())
+    await queue.get()
+    queue.task_done()
+    await asyncio.sleep(0)
+    assert not joined.done()
+    await queue.get()
+    queue.task_done()
+    await asyncio.wait_for(joined, 1)
+    with pytest.raises(ValueError):
+        queue.task_done()
+
+
+def test_an_idle_queue_holds_a_fraction_of_an_asyncio_queue() -> None:
+    # What each idle socket keeps: the queue object and its containers.
+    def size(queue: object) -> int:
+        slots = [getattr(queue, name, None) for name in getattr(type(queue), "__slots__", ())]
+        contents = list(vars(queue).values()) if hasattr(queue, "__dict__") else slots
+        total = sys.getsizeof(queue) + sum(sys.getsizeof(v) for v in contents)
+        finished = getattr(queue, "_finished", None)  # asyncio.Queue's Event
+        if finished is not None:
+            total += sum(sys.getsizeof(v) for v in vars(finished).values())
+        return total
+
+    lean, stock = DirectQueue(), asyncio.Queue()
+    assert size(lean) * 3 < size(stock), (size(lean), size(stock))
