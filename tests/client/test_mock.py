@@ -34,12 +34,12 @@ from generated.realtime.models import (
     TypingStop,
 )
 from service.mock.contract import SpecFiles, load_mock_contract
-from tests.client.typescript import run_example
-from tests.clients import RecordingClient
-from tests.live import LiveServer
-from tests.realtime.conftest import World
+from tests.support.clients import RecordingClient
+from tests.support.live import LiveServer
+from tests.support.paths import ROOT
+from tests.support.seeded import World
+from tests.support.typescript import run_example
 
-ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "spec" / "openapi.yaml"
 ASYNCAPI = ROOT / "spec" / "asyncapi.yaml"
 COOKIE = {"Cookie": "connect.sid=anything-at-all"}

@@ -11,6 +11,7 @@ from conformance import ASYNCAPI_PATH, OPENAPI_PATH
 from conformance.rest import RestSpec, load_rest_spec
 from conformance.spec import Contract, load_contract
 from conformance.target import LocalTarget
+from tests.support.live import running
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +29,5 @@ def rest_spec() -> RestSpec:
 @pytest.fixture
 def target(tmp_path: Path) -> Iterator[LocalTarget]:
     """The real server, started for one test."""
-    server = LocalTarget(tmp_path).start()
-    try:
+    with running(LocalTarget(tmp_path)) as server:
         yield server
-    finally:
-        server.stop()

@@ -10,8 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service.db.channels import create_channel
 from service.db.message_writer import MessageWriter, NewMessage
 from service.db.messages import list_messages_after
-
-from .factories import general_channel_id, make_server, make_user
+from tests.support.factories import general_channel_id, make_server, make_user
 
 pytestmark = pytest.mark.anyio
 

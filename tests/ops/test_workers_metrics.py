@@ -10,17 +10,19 @@ import httpx
 import pytest
 
 from tests.ops.session import Samples, parse, value
-from tests.scaleout.cluster import (
+from tests.support.clients import eventually
+from tests.support.cluster import (
     FAST_PRESENCE,
     Cluster,
     Node,
     People,
     Sockets,
     cluster,
-    eventually,
+    sockets_per_worker,
+    spread,
+    worker_pid,
 )
-from tests.scaleout.test_cluster import server_with
-from tests.scaleout.test_workers import sockets_per_worker, spread, worker_pid
+from tests.support.world import server_with
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 

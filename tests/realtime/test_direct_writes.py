@@ -23,8 +23,8 @@ import uvicorn.protocols.websockets.websockets_sansio_impl as sansio
 from service.app import create_app
 from service.realtime import direct
 from service.settings import Settings
-from tests.clients import RecordingClient
-from tests.live import LiveServer, serve
+from tests.support.clients import RecordingClient
+from tests.support.live import LiveServer, serve
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ import pytest
 from service.app import create_app
 from service.db.engine import create_engine, session_factory
 from service.db.messages import list_messages_after
-from tests.live import LiveServer
-from tests.realtime.conftest import World, make_settings
+from tests.support.live import LiveServer
+from tests.support.seeded import World, make_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,8 @@ import pytest
 
 from service.auth.logins import end_login, unsign_login_id
 from service.db import channels, memberships, servers
-from tests.clients import RecordingClient
-from tests.realtime.conftest import SECRET, User, World
+from tests.support.clients import RecordingClient
+from tests.support.seeded import SECRET, User, World
 
 pytestmark = pytest.mark.anyio
 

@@ -11,19 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api.support import Person, expect
-from tests.scaleout.cluster import (
-    FAST_PRESENCE,
-    Cluster,
-    Node,
-    People,
-    Sockets,
-    cluster,
-    cookie,
-    eventually,
-    join,
-    quiet,
-)
+from tests.support.clients import eventually, expect, join, quiet
+from tests.support.cluster import FAST_PRESENCE, Cluster, Node, People, Sockets, cluster, cookie
+from tests.support.world import server_with
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres]
 
@@ -42,20 +32,6 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     ) as made:
         made.start("A", "B")
         yield made
-
-
-async def server_with(owner: Person, *members: Person) -> tuple[int, int]:
-    """A server of `owner` with `members` joined (by invite); its id and general channel."""
-    server = expect(
-        await owner.http.post("/api/servers", json={"name": "shared", "is_public": False}), 201
-    )["server"]
-    channels = expect(await owner.http.get(f"/api/servers/{server['id']}/channels"), 200)
-    code = expect(await owner.http.post(f"/api/servers/{server['id']}/invites"), 201)["code"]
-    for member in members:
-        expect(
-            await member.http.post(f"/api/servers/{server['id']}/join", json={"code": code}), 201
-        )
-    return server["id"], channels["channels"][0]["id"]
 
 
 async def test_a_message_sent_on_one_process_reaches_sockets_on_the_other(

@@ -17,21 +17,10 @@ from pathlib import Path
 import pytest
 import redis as sync_redis
 
-from tests.api.support import expect
-from tests.conftest import need
-from tests.scaleout.cluster import (
-    FAST_PRESENCE,
-    Cluster,
-    Node,
-    People,
-    Sockets,
-    cluster,
-    cookie,
-    eventually,
-    join,
-)
-from tests.scaleout.redis_env import REDIS_URL
-from tests.scaleout.test_cluster import server_with
+from tests.support.clients import eventually, expect, join
+from tests.support.cluster import FAST_PRESENCE, Cluster, Node, People, Sockets, cluster, cookie
+from tests.support.services import REDIS_URL, need
+from tests.support.world import server_with
 
 pytestmark = [
     pytest.mark.anyio,

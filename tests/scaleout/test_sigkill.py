@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from service.realtime.scaleout.backplane import OFFLINE_BOUND_SECONDS
-from tests.scaleout.cluster import Cluster, Node, People, Sockets, cluster, cookie, join
-from tests.scaleout.test_cluster import server_with
+from tests.support.clients import join
+from tests.support.cluster import Cluster, Node, People, Sockets, cluster, cookie
+from tests.support.world import server_with
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
