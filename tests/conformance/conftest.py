@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,16 @@ from conformance.rest import RestSpec, load_rest_spec
 from conformance.spec import Contract, load_contract
 from conformance.target import LocalTarget
 from tests.support.live import running
+
+
+@pytest.fixture
+def quiet_server_logs() -> Iterator[None]:
+    """Servers broken on purpose log what they break; the tests read the runner's report."""
+    logging.disable(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 @pytest.fixture(scope="session")

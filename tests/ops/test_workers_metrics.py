@@ -12,15 +12,14 @@ import pytest
 from tests.ops.session import Samples, parse, value
 from tests.support.clients import eventually
 from tests.support.cluster import (
-    FAST_PRESENCE,
     Cluster,
     Node,
     People,
     Sockets,
-    cluster,
     sockets_per_worker,
     spread,
     worker_pid,
+    workers_cluster,
 )
 from tests.support.world import server_with
 
@@ -30,12 +29,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Node]]:
     """One `serve --workers 2` with metrics on."""
-    with cluster(
-        tmp_path_factory.mktemp("metrics"), ZIZANY_METRICS="true", **FAST_PRESENCE
-    ) as made:
-        node = made.node("W", workers=2)  # the name spread() expects
-        made.start("W")
-        yield made, node
+    with workers_cluster(tmp_path_factory.mktemp("metrics"), ZIZANY_METRICS="true") as made:
+        yield made
 
 
 def scrape(node: Node) -> Samples:

@@ -16,13 +16,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis as sync_redis
 
 from generated.realtime.client import ZizanyClient
 from generated.realtime.models import ChannelJoin, Message, ServerJoin
 from tests.support.cluster import FAST_PRESENCE, Cluster, People, cluster, cookie
 from tests.support.live import free_port
-from tests.support.services import need
+from tests.support.services import need, redis_answers
 from tests.support.world import Poster, server_with, stored_ids
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -38,13 +37,7 @@ class PrivateRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def up(self) -> bool:
-        client = sync_redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        except sync_redis.RedisError:
-            return False
-        finally:
-            client.close()
+        return redis_answers(self.url)
 
     def start(self) -> None:
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]

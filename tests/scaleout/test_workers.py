@@ -14,14 +14,13 @@ import pytest
 
 from tests.support.clients import eventually
 from tests.support.cluster import (
-    FAST_PRESENCE,
     Cluster,
     Node,
     People,
     Sockets,
-    cluster,
     spread,
     worker_pid,
+    workers_cluster,
 )
 from tests.support.live import free_port
 from tests.support.paths import ROOT
@@ -33,10 +32,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Node]]:
     """One `serve` with two workers on one port."""
-    with cluster(tmp_path_factory.mktemp("workers"), **FAST_PRESENCE) as made:
-        node = made.node("W", workers=2)
-        made.start("W")
-        yield made, node
+    with workers_cluster(tmp_path_factory.mktemp("workers")) as made:
+        yield made
 
 
 @pytest.fixture

@@ -205,6 +205,15 @@ def cluster(tmp: Path, **env: str) -> Iterator[Cluster]:
         delete_redis_prefix(prefix)
 
 
+@contextlib.contextmanager
+def workers_cluster(tmp: Path, workers: int = 2, **env: str) -> Iterator[tuple[Cluster, Node]]:
+    """One started `serve --workers N` (named `W`, as `spread` expects) in its own cluster."""
+    with cluster(tmp, **{**FAST_PRESENCE, **env}) as made:
+        node = made.node("W", workers=workers)
+        made.start("W")
+        yield made, node
+
+
 class People(Api):
     """Signed-up people whose session cookie works on every process of the cluster."""
 
@@ -252,6 +261,14 @@ class Sockets:
         client = RecordingClient()
         await client.connect(node.url, headers={"Cookie": f"connect.sid={session_cookie}"})
         self.clients.append(client)
+        return client
+
+    async def joined(
+        self, node: Node, person: Person, server_id: int, channel_id: int | None = None
+    ) -> RecordingClient:
+        """A client of `node` signed in as `person`, in the server's (and channel's) room."""
+        client = await self.connect(node, cookie(person))
+        await join(client, server_id, channel_id)
         return client
 
     async def close(self) -> None:
