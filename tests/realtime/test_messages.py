@@ -10,7 +10,7 @@ from service.app import create_app
 from service.db.engine import create_engine, session_factory
 from tests.support.factories import stored_contents
 from tests.support.live import LiveServer
-from tests.support.seeded import World, make_settings
+from tests.support.seeded import World, seeded_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -95,7 +95,7 @@ async def test_message_update_and_delete_follow_the_roles(world: World) -> None:
 
 
 async def test_flooding_is_answered_with_error_rate_limited(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, message_rate_limit=3, message_rate_window_seconds=30)
+    settings = seeded_settings(tmp_path, message_rate_limit=3, message_rate_window_seconds=30)
     app = create_app(settings)
     assert app.realtime is not None
     live = LiveServer(app).start()

@@ -82,7 +82,8 @@ class World:
         return self.live.call(coro)
 
 
-def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+def seeded_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings of the seeded app: short typing timeout, its own secret, one allowed origin."""
     values: dict[str, Any] = {
         "data_dir": tmp_path,
         "strict_emits": True,
@@ -98,7 +99,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+    return seeded_settings(tmp_path)
 
 
 @pytest.fixture
