@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from contract_runtime.errors import ContractError
 
@@ -18,6 +19,20 @@ class DomainError(ContractError):
     code: str = "E_INTERNAL"
     http_status: int = 500
     default_message: str = "internal error"
+
+    def __init_subclass__(
+        cls,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        message: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """A subclass names its code, HTTP status and default message in its header."""
+        super().__init_subclass__(**kwargs)
+        for name, value in (("code", code), ("http_status", status), ("default_message", message)):
+            if value is not None:
+                setattr(cls, name, value)
 
     def __init__(
         self,
@@ -49,102 +64,71 @@ class AboutOne(DomainError):
 
     template: str = "{!r}"
 
+    def __init_subclass__(cls, *, template: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if template is not None:
+            cls.template = template
+
     def __init__(self, subject: object, message: str | None = None) -> None:
         super().__init__(message or self.template.format(subject))
 
 
-class Unauthorized(DomainError):
+class Unauthorized(
+    DomainError, code="E_UNAUTHORIZED", status=401, message="authentication required"
+):
     """No valid session."""
 
-    code = "E_UNAUTHORIZED"
-    http_status = 401
-    default_message = "authentication required"
 
-
-class Forbidden(DomainError):
+class Forbidden(DomainError, code="E_FORBIDDEN", status=403, message="forbidden"):
     """The caller can see the resource but lacks the permission."""
 
-    code = "E_FORBIDDEN"
-    http_status = 403
-    default_message = "forbidden"
 
-
-class ValidationFailed(DomainError):
+class ValidationFailed(DomainError, code="E_VALIDATION", status=422, message="invalid request"):
     """The request does not satisfy the contract; `details` says which field and why."""
-
-    code = "E_VALIDATION"
-    http_status = 422
-    default_message = "invalid request"
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        details: Sequence[Mapping[str, object]] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message, details=details if details is not None else [], headers=headers)
 
     def socket_extra(self) -> dict[str, object]:
         """Socket validation errors carry the details too."""
         return {"details": self.details or []}
 
 
-class NotFound(DomainError):
+class NotFound(DomainError, code="E_NOT_FOUND", status=404, message="not found"):
     """A resource does not exist or the caller may not know that it does."""
-
-    code = "E_NOT_FOUND"
-    http_status = 404
-    default_message = "not found"
 
 
 class NotFoundAbout(AboutOne, NotFound):
     """A missing thing named by its id."""
 
 
-class ServerNotFound(NotFoundAbout):
+class ServerNotFound(NotFoundAbout, code="E_SERVER_NOT_FOUND", template="no server {!r}"):
     """No such server (or a private one the caller may not see)."""
 
-    code, template = "E_SERVER_NOT_FOUND", "no server {!r}"
 
-
-class ChannelNotFound(NotFoundAbout):
+class ChannelNotFound(NotFoundAbout, code="E_CHANNEL_NOT_FOUND", template="no channel {!r}"):
     """No such channel (or one in a server the caller may not see)."""
 
-    code, template = "E_CHANNEL_NOT_FOUND", "no channel {!r}"
 
-
-class MessageNotFound(NotFoundAbout):
+class MessageNotFound(NotFoundAbout, code="E_MESSAGE_NOT_FOUND", template="no message {!r}"):
     """No such message."""
 
-    code, template = "E_MESSAGE_NOT_FOUND", "no message {!r}"
 
-
-class UserNotFound(NotFoundAbout):
+class UserNotFound(NotFoundAbout, code="E_USER_NOT_FOUND", template="no user {!r}"):
     """No such user (or no such member of the server in question)."""
 
-    code, template = "E_USER_NOT_FOUND", "no user {!r}"
 
-
-class EmailTaken(AboutOne):
+class EmailTaken(
+    AboutOne, code="E_EMAIL_TAKEN", status=409, template="email {!r} is already registered"
+):
     """An account with this email exists."""
 
-    code, http_status, template = "E_EMAIL_TAKEN", 409, "email {!r} is already registered"
 
-
-class InvalidCredentials(DomainError):
+class InvalidCredentials(
+    DomainError, code="E_INVALID_CREDENTIALS", status=401, message="invalid email or password"
+):
     """Wrong email or password; deliberately the same for both."""
 
-    code = "E_INVALID_CREDENTIALS"
-    http_status = 401
-    default_message = "invalid email or password"
 
-
-class RateLimited(DomainError):
+class RateLimited(DomainError, code="E_RATE_LIMITED", status=429):
     """Too many attempts; retry after the given time."""
-
-    code = "E_RATE_LIMITED"
-    http_status = 429
 
     def __init__(self, retry_after_seconds: float, message: str | None = None) -> None:
         self.retry_after_seconds = max(0.0, float(retry_after_seconds))
@@ -161,51 +145,45 @@ class RateLimited(DomainError):
         return {"retryAfterMs": self.retry_after_ms}
 
 
-class AlreadyMember(AboutOne):
+class AlreadyMember(
+    AboutOne, code="E_ALREADY_MEMBER", status=409, template="already a member of server {!r}"
+):
     """The user already belongs to the server."""
 
-    code, http_status, template = "E_ALREADY_MEMBER", 409, "already a member of server {!r}"
 
-
-class InviteRequired(AboutOne):
+class InviteRequired(
+    AboutOne, code="E_INVITE_REQUIRED", status=403, template="server {!r} needs an invite code"
+):
     """A private server needs an invite code to join."""
 
-    code, http_status, template = "E_INVITE_REQUIRED", 403, "server {!r} needs an invite code"
 
-
-class InviteNotFound(AboutOne):
+class InviteNotFound(AboutOne, code="E_INVITE_NOT_FOUND", status=404, template="no invite {!r}"):
     """No invite with this code (for this server)."""
 
-    code, http_status, template = "E_INVITE_NOT_FOUND", 404, "no invite {!r}"
 
-
-class InviteExpired(AboutOne):
+class InviteExpired(
+    AboutOne, code="E_INVITE_EXPIRED", status=410, template="invite {!r} has expired or is used up"
+):
     """The invite expired or was used up."""
 
-    code, http_status, template = "E_INVITE_EXPIRED", 410, "invite {!r} has expired or is used up"
 
-
-class OwnerCannotLeave(AboutOne):
+class OwnerCannotLeave(
+    AboutOne, code="E_OWNER_CANNOT_LEAVE", status=403, template="the owner cannot leave server {!r}"
+):
     """The owner must transfer ownership before leaving (and cannot be kicked)."""
 
-    code, http_status, template = "E_OWNER_CANNOT_LEAVE", 403, "the owner cannot leave server {!r}"
 
-
-class ChannelNameTaken(AboutOne):
+class ChannelNameTaken(
+    AboutOne, code="E_CHANNEL_NAME_TAKEN", status=409, template="channel name {!r} is taken"
+):
     """The server already has a channel with this name."""
 
-    code, http_status, template = "E_CHANNEL_NAME_TAKEN", 409, "channel name {!r} is taken"
 
-
-class PayloadTooLarge(AboutOne):
+class PayloadTooLarge(
+    AboutOne, code="E_PAYLOAD_TOO_LARGE", status=413, template="payload larger than {!r} bytes"
+):
     """The request body exceeds the configured limit."""
 
-    code, http_status, template = "E_PAYLOAD_TOO_LARGE", 413, "payload larger than {!r} bytes"
 
-
-class Internal(DomainError):
+class Internal(DomainError, code="E_INTERNAL", status=500, message="internal error"):
     """Something unexpected failed; details are in the server log, not the response."""
-
-    code = "E_INTERNAL"
-    http_status = 500
-    default_message = "internal error"

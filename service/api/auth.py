@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from generated.rest.models import LoginRequest, SignupRequest, User, UserResponse
 from service.api.body import strict
@@ -21,6 +22,7 @@ from service.api.views import user_out
 from service.auth import logins
 from service.auth.logins import principal_from_cookie_header
 from service.db import users as users_db
+from service.db.tables import UserRow
 from service.errors import InvalidCredentials, Unauthorized
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -39,15 +41,7 @@ async def signup(
     user = await users_db.create_user(
         session=session, username=body.username, email=body.email, password_hash=password_hash
     )
-    login_id = await logins.start_login(
-        session=session, user_id=user.id, ttl=context.settings.session_ttl
-    )
-    await session.commit()
-    await _end_carried_session(request, context)
-    set_session_cookie(
-        response, settings=context.settings, secret=context.secret, login_id=login_id
-    )
-    return UserResponse(user=user_out(user))
+    return await _signed_in(user, request, response, context, session)
 
 
 @router.post("/login", operation_id="login")
@@ -73,15 +67,7 @@ async def login(
     if context.passwords.needs_rehash(user.password_hash):
         new_hash = await context.passwords.hash_password(body.password)
         await users_db.set_password_hash(session=session, user_id=user.id, password_hash=new_hash)
-    login_id = await logins.start_login(
-        session=session, user_id=user.id, ttl=context.settings.session_ttl
-    )
-    await session.commit()
-    await _end_carried_session(request, context)
-    set_session_cookie(
-        response, settings=context.settings, secret=context.secret, login_id=login_id
-    )
-    return UserResponse(user=user_out(user))
+    return await _signed_in(user, request, response, context, session)
 
 
 @router.post("/logout", operation_id="logout", status_code=204)
@@ -102,6 +88,22 @@ async def get_me(principal: CurrentUser, session: DbSessionDep) -> User:
     if user is None:
         raise Unauthorized("sign in first")
     return user_out(user)
+
+
+async def _signed_in(
+    user: UserRow, request: Request, response: Response, context: ApiContext, session: AsyncSession
+) -> UserResponse:
+    """Start a new login session for `user` (commits), replace the one the request carried,
+    and set its cookie."""
+    login_id = await logins.start_login(
+        session=session, user_id=user.id, ttl=context.settings.session_ttl
+    )
+    await session.commit()
+    await _end_carried_session(request, context)
+    set_session_cookie(
+        response, settings=context.settings, secret=context.secret, login_id=login_id
+    )
+    return UserResponse(user=user_out(user))
 
 
 async def _end_carried_session(request: Request, context: ApiContext) -> None:

@@ -13,7 +13,7 @@ from generated.rest.models import (
     ChannelUpdateRequest,
 )
 from service.api.body import strict
-from service.api.deps import ApiDep, CurrentUser
+from service.api.caller import Me
 from service.api.params import ChannelId, ServerId
 from service.api.views import rest_channel
 
@@ -21,54 +21,40 @@ router = APIRouter(prefix="/api", tags=["channels"])
 
 
 @router.get("/servers/{serverId}/channels", operation_id="list_channels")
-async def list_channels(
-    server_id: ServerId, principal: CurrentUser, context: ApiDep
-) -> ChannelList:
+async def list_channels(server_id: ServerId, me: Me) -> ChannelList:
     """The server's channels, ordered by id (members only)."""
-    rows = await context.chat.channels.listed(user_id=principal.user_id, server_id=server_id)
+    rows = await me.chat.channels.listed(user_id=me.user_id, server_id=server_id)
     return ChannelList(channels=[rest_channel(row) for row in rows])
 
 
 @router.post("/servers/{serverId}/channels", operation_id="create_channel", status_code=201)
 async def create_channel(
-    server_id: ServerId,
-    principal: CurrentUser,
-    body: Annotated[ChannelCreateRequest, strict(ChannelCreateRequest)],
-    context: ApiDep,
+    server_id: ServerId, me: Me, body: Annotated[ChannelCreateRequest, strict(ChannelCreateRequest)]
 ) -> ChannelResponse:
     """Create a channel with a name unique in the server (owner or admin)."""
-    row = await context.chat.channels.create(
-        user_id=principal.user_id, server_id=server_id, name=body.name
-    )
+    row = await me.chat.channels.create(user_id=me.user_id, server_id=server_id, name=body.name)
     return ChannelResponse(channel=rest_channel(row))
 
 
 @router.get("/channels/{channelId}", operation_id="get_channel")
-async def get_channel(
-    channel_id: ChannelId, principal: CurrentUser, context: ApiDep
-) -> ChannelResponse:
+async def get_channel(channel_id: ChannelId, me: Me) -> ChannelResponse:
     """One channel (members of its server only)."""
-    access = await context.chat.channels.require_member(
-        user_id=principal.user_id, channel_id=channel_id
-    )
+    access = await me.chat.channels.require_member(user_id=me.user_id, channel_id=channel_id)
     return ChannelResponse(channel=rest_channel(access.channel))
 
 
 @router.patch("/channels/{channelId}", operation_id="update_channel")
 async def update_channel(
     channel_id: ChannelId,
-    principal: CurrentUser,
+    me: Me,
     body: Annotated[ChannelUpdateRequest, strict(ChannelUpdateRequest)],
-    context: ApiDep,
 ) -> ChannelResponse:
     """Rename a channel (owner or admin); the current name is a no-op that emits nothing."""
-    row = await context.chat.channels.rename(
-        user_id=principal.user_id, channel_id=channel_id, name=body.name
-    )
+    row = await me.chat.channels.rename(user_id=me.user_id, channel_id=channel_id, name=body.name)
     return ChannelResponse(channel=rest_channel(row))
 
 
 @router.delete("/channels/{channelId}", operation_id="delete_channel", status_code=204)
-async def delete_channel(channel_id: ChannelId, principal: CurrentUser, context: ApiDep) -> None:
+async def delete_channel(channel_id: ChannelId, me: Me) -> None:
     """Delete a channel and its messages (owner or admin); its sockets leave its room."""
-    await context.chat.channels.delete(user_id=principal.user_id, channel_id=channel_id)
+    await me.chat.channels.delete(user_id=me.user_id, channel_id=channel_id)

@@ -126,6 +126,18 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
 
 
+class ResponseStarted:
+    """`send`, noting whether the response has started (after that, no error body can follow)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
+
+
 class BodyTooLarge(HTTPException):
     """The request body exceeded the limit while it was being read."""
 
@@ -159,17 +171,11 @@ class BodyLimitMiddleware:
                     raise too_large
             return message
 
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = ResponseStarted(send)
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, tracked)
         except BodyTooLarge:
-            if started:
+            if tracked.started:
                 raise
             await _payload_too_large(too_large)(scope, receive, send)
 
@@ -202,20 +208,14 @@ class InternalErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = ResponseStarted(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except Exception as exc:
             logger.exception(
                 "unexpected error answering %s %s", scope.get("method"), scope.get("path")
             )
-            if started:
+            if tracked.started:
                 raise
             if database_unavailable(exc):
                 # Nothing is wrong with the request: it may be retried once the database is back.

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends
 
 from generated.rest.models import Invite, InviteAcceptRequest, InviteCreateRequest, ServerResponse
 from service.api.body import no_json_null, strict
-from service.api.deps import ApiDep, CurrentUser, DbSessionDep
-from service.api.online import server_response
+from service.api.caller import Me
 from service.api.params import ServerId
 from service.api.views import invite_out
 
@@ -24,14 +23,13 @@ router = APIRouter(prefix="/api", tags=["invites"])
 )
 async def create_invite(
     server_id: ServerId,
-    principal: CurrentUser,
-    context: ApiDep,
+    me: Me,
     body: Annotated[InviteCreateRequest | None, strict(InviteCreateRequest)] = None,
 ) -> Invite:
     """A new unguessable invite code (owner or admin)."""
     body = body or InviteCreateRequest()
-    invite = await context.chat.invites.create(
-        user_id=principal.user_id,
+    invite = await me.chat.invites.create(
+        user_id=me.user_id,
         server_id=server_id,
         expires_in_seconds=body.expires_in_seconds,
         max_uses=body.max_uses,
@@ -41,13 +39,8 @@ async def create_invite(
 
 @router.post("/invites/accept", operation_id="accept_invite", status_code=201)
 async def accept_invite(
-    principal: CurrentUser,
-    body: Annotated[InviteAcceptRequest, strict(InviteAcceptRequest)],
-    context: ApiDep,
-    session: DbSessionDep,
+    me: Me, body: Annotated[InviteAcceptRequest, strict(InviteAcceptRequest)]
 ) -> ServerResponse:
     """Join the invite's server; concurrent accepts never exceed `max_uses`."""
-    view = await context.chat.invites.accept(
-        user_id=principal.user_id, username=principal.username, code=body.code
-    )
-    return await server_response(session=session, notifier=context.notifier, view=view)
+    view = await me.chat.invites.accept(user_id=me.user_id, username=me.username, code=body.code)
+    return await me.server(view)

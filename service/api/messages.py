@@ -15,7 +15,7 @@ from generated.rest.models import (
     MessageUpdateRequest,
 )
 from service.api.body import strict
-from service.api.deps import ApiDep, CurrentUser
+from service.api.caller import Me
 from service.api.params import ChannelId, Cursor, MessageId, PageLimit
 from service.api.views import rest_message
 from service.errors import ValidationFailed
@@ -26,8 +26,7 @@ router = APIRouter(prefix="/api/channels/{channelId}/messages", tags=["messages"
 @router.get("", operation_id="list_messages")
 async def list_messages(
     channel_id: ChannelId,
-    principal: CurrentUser,
-    context: ApiDep,
+    me: Me,
     limit: PageLimit = 50,
     before: Cursor = None,
     after: Cursor = None,
@@ -40,8 +39,8 @@ async def list_messages(
                 {"loc": ["query", "after"], "msg": "not allowed with `before`", "type": "exclusive"}
             ],
         )
-    page = await context.chat.messages.page(
-        user_id=principal.user_id, channel_id=channel_id, limit=limit, before=before, after=after
+    page = await me.chat.messages.page(
+        user_id=me.user_id, channel_id=channel_id, limit=limit, before=before, after=after
     )
     messages = [rest_message(item) for item in page.messages]
     if after is not None:
@@ -52,16 +51,12 @@ async def list_messages(
 @router.post("", operation_id="create_message", status_code=201)
 async def create_message(
     channel_id: ChannelId,
-    principal: CurrentUser,
+    me: Me,
     body: Annotated[MessageCreateRequest, strict(MessageCreateRequest)],
-    context: ApiDep,
 ) -> MessageResponse:
     """Store a message and broadcast the same object as `message:new` (members only)."""
-    message = await context.chat.messages.post(
-        user_id=principal.user_id,
-        username=principal.username,
-        channel_id=channel_id,
-        content=body.content,
+    message = await me.chat.messages.post(
+        user_id=me.user_id, username=me.username, channel_id=channel_id, content=body.content
     )
     return MessageResponse(message=message)
 
@@ -70,25 +65,17 @@ async def create_message(
 async def update_message(
     channel_id: ChannelId,
     message_id: MessageId,
-    principal: CurrentUser,
+    me: Me,
     body: Annotated[MessageUpdateRequest, strict(MessageUpdateRequest)],
-    context: ApiDep,
 ) -> MessageResponse:
     """Edit a message (its author only) and broadcast `message:updated`."""
-    message = await context.chat.messages.edit(
-        user_id=principal.user_id,
-        message_id=message_id,
-        content=body.content,
-        channel_id=channel_id,
+    message = await me.chat.messages.edit(
+        user_id=me.user_id, message_id=message_id, content=body.content, channel_id=channel_id
     )
     return MessageResponse(message=message)
 
 
 @router.delete("/{messageId}", operation_id="delete_message", status_code=204)
-async def delete_message(
-    channel_id: ChannelId, message_id: MessageId, principal: CurrentUser, context: ApiDep
-) -> None:
+async def delete_message(channel_id: ChannelId, message_id: MessageId, me: Me) -> None:
     """Delete a message (its author, an admin or the owner) and broadcast `message:deleted`."""
-    await context.chat.messages.delete(
-        user_id=principal.user_id, message_id=message_id, channel_id=channel_id
-    )
+    await me.chat.messages.delete(user_id=me.user_id, message_id=message_id, channel_id=channel_id)

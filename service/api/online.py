@@ -28,14 +28,6 @@ async def servers_out(
     ]
 
 
-async def server_response(
-    *, session: AsyncSession, notifier: Notifier, view: ServerView
-) -> rest.ServerResponse:
-    """The answer with one server as the caller sees it, with its online count."""
-    (server,) = await servers_out(session=session, notifier=notifier, views=[view])
-    return rest.ServerResponse(server=server)
-
-
 async def members_out(*, notifier: Notifier, members: list[Member]) -> list[rest.Member]:
     """Members with whether each is online."""
     online = await notifier.online_user_ids([member.user.id for member in members])

@@ -14,8 +14,7 @@ from generated.rest.models import (
     ServerUpdateRequest,
 )
 from service.api.body import no_json_null, strict
-from service.api.deps import ApiDep, CurrentUser, DbSessionDep
-from service.api.online import server_response, servers_out
+from service.api.caller import Me
 from service.api.params import ServerId
 from service.chat.servers import ServerChanges
 from service.db.servers import UNSET
@@ -25,62 +24,46 @@ router = APIRouter(prefix="/api/servers", tags=["servers"])
 
 
 @router.get("", operation_id="list_servers")
-async def list_servers(
-    principal: CurrentUser, context: ApiDep, session: DbSessionDep
-) -> ServerList:
+async def list_servers(me: Me) -> ServerList:
     """Public servers and the caller's servers, ordered by id."""
-    views = await context.chat.servers.visible(user_id=principal.user_id)
-    return ServerList(
-        servers=await servers_out(session=session, notifier=context.notifier, views=views)
-    )
+    return ServerList(servers=await me.servers(await me.chat.servers.visible(user_id=me.user_id)))
 
 
 @router.post("", operation_id="create_server", status_code=201)
 async def create_server(
-    principal: CurrentUser,
-    body: Annotated[ServerCreateRequest, strict(ServerCreateRequest)],
-    context: ApiDep,
-    session: DbSessionDep,
+    me: Me, body: Annotated[ServerCreateRequest, strict(ServerCreateRequest)]
 ) -> ServerResponse:
     """Create a server owned by the caller, with a `general` channel."""
-    view = await context.chat.servers.create(
-        user_id=principal.user_id,
+    view = await me.chat.servers.create(
+        user_id=me.user_id,
         name=body.name,
         is_public=body.is_public,
         thumbnail=body.thumbnail,
         banner=body.banner,
     )
-    return await server_response(session=session, notifier=context.notifier, view=view)
+    return await me.server(view)
 
 
 @router.get("/{serverId}", operation_id="get_server")
-async def get_server(
-    server_id: ServerId, principal: CurrentUser, context: ApiDep, session: DbSessionDep
-) -> ServerResponse:
+async def get_server(server_id: ServerId, me: Me) -> ServerResponse:
     """One server: for its members, and for everyone when public."""
-    view = await context.chat.servers.view(user_id=principal.user_id, server_id=server_id)
-    return await server_response(session=session, notifier=context.notifier, view=view)
+    return await me.server(await me.chat.servers.view(user_id=me.user_id, server_id=server_id))
 
 
 @router.patch("/{serverId}", operation_id="update_server")
 async def update_server(
-    server_id: ServerId,
-    principal: CurrentUser,
-    body: Annotated[ServerUpdateRequest, strict(ServerUpdateRequest)],
-    context: ApiDep,
-    session: DbSessionDep,
+    server_id: ServerId, me: Me, body: Annotated[ServerUpdateRequest, strict(ServerUpdateRequest)]
 ) -> ServerResponse:
     """Change a server's name, visibility or images (owner only)."""
-    view = await context.chat.servers.update(
-        user_id=principal.user_id, server_id=server_id, changes=_server_changes(body)
-    )
-    return await server_response(session=session, notifier=context.notifier, view=view)
+    changes = _server_changes(body)
+    view = await me.chat.servers.update(user_id=me.user_id, server_id=server_id, changes=changes)
+    return await me.server(view)
 
 
 @router.delete("/{serverId}", operation_id="delete_server", status_code=204)
-async def delete_server(server_id: ServerId, principal: CurrentUser, context: ApiDep) -> None:
+async def delete_server(server_id: ServerId, me: Me) -> None:
     """Delete a server with everything in it (owner only); its sockets leave its rooms."""
-    await context.chat.servers.delete(user_id=principal.user_id, server_id=server_id)
+    await me.chat.servers.delete(user_id=me.user_id, server_id=server_id)
 
 
 @router.post(
@@ -91,27 +74,21 @@ async def delete_server(server_id: ServerId, principal: CurrentUser, context: Ap
 )
 async def join_server(
     server_id: ServerId,
-    principal: CurrentUser,
-    context: ApiDep,
-    session: DbSessionDep,
+    me: Me,
     body: Annotated[JoinServerRequest | None, strict(JoinServerRequest)] = None,
 ) -> ServerResponse:
     """Join a public server, or a private one with a live invite code of it."""
-    view = await context.chat.servers.join(
-        user_id=principal.user_id,
-        username=principal.username,
-        server_id=server_id,
-        code=body.code if body is not None else None,
+    code = body.code if body is not None else None
+    view = await me.chat.servers.join(
+        user_id=me.user_id, username=me.username, server_id=server_id, code=code
     )
-    return await server_response(session=session, notifier=context.notifier, view=view)
+    return await me.server(view)
 
 
 @router.delete("/{serverId}/leave", operation_id="leave_server", status_code=204)
-async def leave_server(server_id: ServerId, principal: CurrentUser, context: ApiDep) -> None:
+async def leave_server(server_id: ServerId, me: Me) -> None:
     """Stop being a member (not the owner); the leaver's sockets leave the server's rooms."""
-    await context.chat.servers.leave(
-        user_id=principal.user_id, username=principal.username, server_id=server_id
-    )
+    await me.chat.servers.leave(user_id=me.user_id, username=me.username, server_id=server_id)
 
 
 def _server_changes(body: ServerUpdateRequest) -> ServerChanges:

@@ -13,9 +13,9 @@ from generated.rest import models as rest
 from service.db.memberships import Member
 from service.db.messages import AuthoredMessage
 from service.db.servers import ServerView
-from service.db.tables import ChannelRow, InviteRow, ServerRow, UserRow, as_role
+from service.db.tables import ChannelRow, InviteRow, UserRow, as_role
 from service.db.timestamps import to_wire_timestamp
-from service.wire import channel_out, message_out
+from service.wire import channel_out, message_out, server_fields
 
 
 def user_out(row: UserRow) -> rest.User:
@@ -31,19 +31,11 @@ def user_out(row: UserRow) -> rest.User:
 
 def server_out(view: ServerView, *, online_count: int) -> rest.Server:
     """A server as the caller sees it (role and counts are the caller's)."""
-    row: ServerRow = view.server
     return rest.Server(
-        id=row.id,
-        name=row.name,
-        thumbnail=row.thumbnail,
-        banner=row.banner,
-        is_public=row.is_public,
-        owner_id=row.owner_id,
+        **server_fields(view.server),
         member_count=view.member_count,
         online_count=online_count,
         role=view.role,
-        created_at=to_wire_timestamp(row.created_at),
-        updated_at=to_wire_timestamp(row.updated_at),
     )
 
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from service.chat.access import MODERATORS, channel_for, server_for
-from service.chat.parts import ChatParts
+from service.chat.parts import Operations
 from service.db import channels as channels_db
 from service.db.channels import ChannelAccess
 from service.db.tables import ChannelRow
 from service.wire import channel_out
 
 
-class Channels:
+class Channels(Operations):
     """The channel operations."""
-
-    def __init__(self, parts: ChatParts) -> None:
-        self.parts = parts
 
     async def listed(self, *, user_id: int, server_id: int) -> list[ChannelRow]:
         """The server's channels, ordered by id (members only)."""

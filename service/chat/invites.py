@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from service.chat.access import MODERATORS, server_for, visible_server
-from service.chat.parts import ChatParts
+from service.chat.parts import Operations
 from service.db import invites as invites_db
 from service.db.servers import ServerView
 from service.db.tables import InviteRow
 
 
-class Invites:
+class Invites(Operations):
     """The invite operations."""
-
-    def __init__(self, parts: ChatParts) -> None:
-        self.parts = parts
 
     async def create(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.chat.access import MODERATORS, OWNER, server_for
-from service.chat.parts import ChatParts
+from service.chat.parts import Operations
 from service.db import memberships as memberships_db
 from service.db.memberships import Member
 from service.db.tables import Role
@@ -13,11 +13,8 @@ from service.errors import Forbidden, UserNotFound
 from service.wire import server_info_out
 
 
-class Members:
+class Members(Operations):
     """The member operations."""
-
-    def __init__(self, parts: ChatParts) -> None:
-        self.parts = parts
 
     async def listed(self, *, user_id: int, server_id: int) -> list[Member]:
         """Every member in the order they joined (members only)."""

@@ -22,3 +22,10 @@ class ChatParts:
     message_rate: SlidingWindowCounter
     # New messages are stored in batches: one statement and one commit for all waiting.
     message_writer: MessageWriter
+
+
+class Operations:
+    """A group of domain operations (channels, members, …): each works on the parts."""
+
+    def __init__(self, parts: ChatParts) -> None:
+        self.parts = parts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.chat.access import OWNER, member_role, server_for, visible_server
-from service.chat.parts import ChatParts
+from service.chat.parts import Operations
 from service.chat.text import trimmed
 from service.db import memberships as memberships_db
 from service.db import servers as servers_db
@@ -25,11 +25,8 @@ class ServerChanges:
     banner: str | Unset | None = UNSET
 
 
-class Servers:
+class Servers(Operations):
     """The server operations."""
-
-    def __init__(self, parts: ChatParts) -> None:
-        self.parts = parts
 
     async def view(self, *, user_id: int, server_id: int) -> ServerView:
         """One server as the caller sees it: for its members, and for everyone when public."""

@@ -1,4 +1,5 @@
-"""INSERT ... ON CONFLICT DO NOTHING for the two supported backends."""
+"""INSERTs: a row flushed to get its generated fields, and ON CONFLICT DO NOTHING for the
+two supported backends."""
 
 from __future__ import annotations
 
@@ -43,3 +44,10 @@ async def insert_unless_conflict(
     else:
         raise NotImplementedError(f"unsupported database dialect {dialect!r}")
     return result.one_or_none()
+
+
+async def inserted(session: AsyncSession, row: RowT) -> RowT:
+    """Add `row` and flush it: it comes back with its id and defaults (not committed)."""
+    session.add(row)
+    await session.flush()
+    return row

@@ -9,7 +9,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from service.db._inserts import insert_unless_conflict
+from service.db._inserts import insert_unless_conflict, inserted
 from service.db.memberships import get_membership
 from service.db.tables import InviteRow, MembershipRow
 from service.db.timestamps import utcnow
@@ -37,18 +37,18 @@ async def create_invite(
     if max_uses is not None and max_uses < 1:
         raise ValueError(f"max_uses must be at least 1, got {max_uses!r}")
     created_at = now or utcnow()
-    invite = InviteRow(
-        code=new_invite_code(),
-        server_id=server_id,
-        created_by=created_by,
-        expires_at=created_at + expires_in if expires_in is not None else None,
-        max_uses=max_uses,
-        uses=0,
-        created_at=created_at,
+    return await inserted(
+        session,
+        InviteRow(
+            code=new_invite_code(),
+            server_id=server_id,
+            created_by=created_by,
+            expires_at=created_at + expires_in if expires_in is not None else None,
+            max_uses=max_uses,
+            uses=0,
+            created_at=created_at,
+        ),
     )
-    session.add(invite)
-    await session.flush()
-    return invite
 
 
 async def get_invite(*, session: AsyncSession, code: str) -> InviteRow | None:

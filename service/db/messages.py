@@ -9,6 +9,7 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from service.db._inserts import inserted
 from service.db.tables import MessageRow, UserRow
 from service.db.timestamps import utcnow
 from service.errors import MessageNotFound
@@ -40,16 +41,16 @@ async def create_message(
 ) -> MessageRow:
     """Store a message; `created_at` equals `updated_at` until it is edited."""
     created_at = now or utcnow()
-    message = MessageRow(
-        channel_id=channel_id,
-        user_id=user_id,
-        content=content,
-        created_at=created_at,
-        updated_at=created_at,
+    return await inserted(
+        session,
+        MessageRow(
+            channel_id=channel_id,
+            user_id=user_id,
+            content=content,
+            created_at=created_at,
+            updated_at=created_at,
+        ),
     )
-    session.add(message)
-    await session.flush()
-    return message
 
 
 async def get_message(*, session: AsyncSession, message_id: int) -> MessageRow | None:

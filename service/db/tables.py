@@ -60,6 +60,11 @@ def core_table(model: Any) -> Table:
     return cast(Table, model.__table__)
 
 
+def _now() -> Any:
+    """A UTC timestamp column that defaults to the moment the row is made."""
+    return Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 def as_role(value: str) -> Role:
     """Narrow a stored role string to `Role`."""
     if value not in ROLES:
@@ -85,7 +90,7 @@ class UserRow(TableBase, table=True):
     email: str
     password_hash: str
     thumbnail: str | None = None
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = _now()
 
 
 class ServerRow(TableBase, table=True):
@@ -100,8 +105,8 @@ class ServerRow(TableBase, table=True):
     banner: str | None = None
     is_public: bool = False
     owner_id: int = Field(foreign_key="users.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
 
 
 class MembershipRow(TableBase, table=True):
@@ -127,7 +132,7 @@ class MembershipRow(TableBase, table=True):
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
     server_id: int = Field(foreign_key="servers.id", ondelete="CASCADE")
     role: str = "member"
-    joined_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    joined_at: datetime = _now()
 
 
 class ChannelRow(TableBase, table=True):
@@ -142,8 +147,8 @@ class ChannelRow(TableBase, table=True):
     id: int = Field(default=None, primary_key=True)
     server_id: int = Field(foreign_key="servers.id", ondelete="CASCADE")
     name: str
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
 
 
 class MessageRow(TableBase, table=True):
@@ -159,8 +164,8 @@ class MessageRow(TableBase, table=True):
     channel_id: int = Field(foreign_key="channels.id", ondelete="CASCADE")
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
     content: str
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
 
 
 class InviteRow(TableBase, table=True):
@@ -175,7 +180,7 @@ class InviteRow(TableBase, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     max_uses: int | None = None
     uses: int = 0
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = _now()
 
 
 class SessionRow(TableBase, table=True):
@@ -186,7 +191,7 @@ class SessionRow(TableBase, table=True):
 
     id: str = Field(primary_key=True)
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = _now()
     expires_at: datetime = Field(sa_type=UTCDateTime)
     # The rolling window length chosen at login; expiry is extended by this much.
     ttl_seconds: int

@@ -15,15 +15,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from codegen.loader import resolve_pointer, split_ref
+from codegen.loader import deref, load_yaml
 from service.api.spec import SPEC_DIR  # one place says where the installed spec is
 
 Json = Any
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _METHODS = ("get", "post", "put", "patch", "delete")
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SpecGap(ValueError):
@@ -116,34 +113,9 @@ def fill(template: str, *sources: Json) -> str:
     return _PARAM.sub(value, template)
 
 
-class SpecFiles:
-    """The spec files, each parsed once; `$ref`s resolved in place of a copy per reference
-    (codegen's `deref` copies the whole file for each one: 40 s for openapi.yaml)."""
-
-    def __init__(self) -> None:
-        self._parsed: dict[Path, Json] = {}
-
-    def load(self, path: Path) -> Json:
-        path = path.resolve()
-        if path not in self._parsed:
-            self._parsed[path] = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
-        return self._parsed[path]
-
-    def deref(self, node: Json, base: Path, seen: tuple[str, ...] = ()) -> Json:
-        """`node` with every `$ref` replaced by its target (shared, never to be mutated)."""
-        if isinstance(node, list):
-            return [self.deref(item, base, seen) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if "$ref" in node:
-            target, pointer = split_ref(node["$ref"], base)
-            key = f"{target}#{pointer}"
-            if key in seen:
-                raise SpecGap(f"recursive $ref {node['$ref']!r}")
-            resolved = self.deref(resolve_pointer(self.load(target), pointer), target, (*seen, key))
-            extra = {k: self.deref(v, base, seen) for k, v in node.items() if k != "$ref"}
-            return {**resolved, **extra} if isinstance(resolved, dict) else resolved
-        return {k: self.deref(v, base, seen) for k, v in node.items()}
+def resolved(path: Path) -> Json:
+    """The spec document at `path` with every `$ref` resolved (codegen's one resolver)."""
+    return deref(load_yaml(path), path)
 
 
 @cache
@@ -152,11 +124,8 @@ def load_mock_contract(spec_dir: Path = SPEC_DIR) -> MockContract:
 
     Read once per directory and process (about 2 s: the YAML and its references).
     """
-    docs = SpecFiles()
-    openapi_path = spec_dir / "openapi.yaml"
-    asyncapi_path = spec_dir / "asyncapi.yaml"
-    openapi = docs.deref(docs.load(openapi_path), openapi_path)
-    asyncapi = docs.deref(docs.load(asyncapi_path), asyncapi_path)
+    openapi = resolved(spec_dir / "openapi.yaml")
+    asyncapi = resolved(spec_dir / "asyncapi.yaml")
     receive, send = _socket_operations(asyncapi)
     return MockContract(
         version=str(asyncapi["info"]["version"]),

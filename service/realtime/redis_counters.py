@@ -57,15 +57,13 @@ class RedisSlidingWindow:
     """A `SlidingWindowCounter` in Redis, with an in-process fallback during outages."""
 
     def __init__(self, redis: Redis, *, prefix: str, limit: int, window_seconds: float) -> None:
-        if limit < 1 or window_seconds <= 0:
-            raise ValueError(f"need limit >= 1 and window > 0, got {limit!r}, {window_seconds!r}")
+        # Answers while Redis is unreachable; building it checks the limit and the window.
+        self.fallback = InMemorySlidingWindow(limit=limit, window_seconds=window_seconds)
+        self.limit, self.window_seconds = limit, window_seconds
         self.redis = redis
         self.prefix = prefix
-        self.limit = limit
-        self.window_seconds = window_seconds
         self._window_ms = max(1, round(window_seconds * 1000))
         self._script = redis.register_script(_WINDOW)
-        self.fallback = InMemorySlidingWindow(limit=limit, window_seconds=window_seconds)
         self.fallbacks = 0  # calls answered by the in-process window (Redis unreachable)
         self._last_logged = -_FALLBACK_LOG_INTERVAL
 

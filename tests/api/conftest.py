@@ -9,69 +9,21 @@ share the app without interfering. Tests that need other settings start their ow
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from service.app import create_app
-from service.db.migrate import upgrade_url
-from service.settings import Settings
-from tests.api.recorder import RecordingNotifier
-from tests.api.support import Api, World, build_world
-from tests.conftest import need
-from tests.db.conftest import (
-    create_postgres_database,
+from tests.support.clients import Api
+from tests.support.deployment import Deployment, make_settings
+from tests.support.live import LiveServer
+from tests.support.notifier import RecordingNotifier
+from tests.support.services import (
+    BACKENDS,
     drop_postgres_database,
+    new_postgres_database,
     postgres_url,
-    run_in_fresh_loop,
 )
-from tests.live import LiveServer
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-# Cheap argon2id so hundreds of signups stay fast (the service logs that it is weak).
-FAST_HASHING: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_cost": 1024}
-
-
-def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Test settings: a data directory, fast hashing, limits no shared test reaches."""
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        **FAST_HASHING,
-        "login_max_failures": 1000,
-        "message_rate_limit": 100_000,
-        "strict_emits": True,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-@dataclass
-class Deployment:
-    """A running app: its URL, its settings and what it told the real-time side."""
-
-    live: LiveServer
-    settings: Settings
-    notifier: RecordingNotifier
-    backend: str
-
-    @property
-    def url(self) -> str:
-        """The base URL (http://127.0.0.1:PORT)."""
-        return self.live.url
-
-
-def new_postgres_database() -> str:
-    """A fresh, migrated PostgreSQL database for this run (skip locally if unreachable)."""
-    try:
-        name = create_postgres_database()
-    except Exception as exc:  # OSError, TimeoutError or one of asyncpg's own
-        need(False, f"PostgreSQL unreachable: {exc!r}")
-        raise
-    run_in_fresh_loop(upgrade_url(postgres_url(name)))
-    return name
+from tests.support.world import World, build_world
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -100,11 +52,8 @@ def deployment(
 @pytest.fixture
 async def api(deployment: Deployment) -> AsyncIterator[Api]:
     """Clients for the backend's live app."""
-    clients = Api(deployment.url)
-    try:
+    async with Api(deployment.url) as clients:
         yield clients
-    finally:
-        await clients.aclose()
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from generated.rest.operations import OPERATIONS
 from service.app import create_app
 from service.auth.logins import sign_login_id
 from service.settings import resolve_secret_key
-from tests.api.conftest import Deployment, make_settings
-from tests.api.support import PASSWORD, Api, expect
-from tests.live import serve
+from tests.support.clients import PASSWORD, Api, expect
+from tests.support.deployment import Deployment, make_settings
+from tests.support.live import serve
 
 pytestmark = pytest.mark.anyio
 

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from generated.rest.operations import OPERATIONS
-from tests.api.conftest import Deployment
-from tests.api.support import Api, Place, SavedWorld, World, build_world, expect
-from tests.db.conftest import run_in_fresh_loop
+from tests.support.clients import Api, expect
+from tests.support.deployment import Deployment
+from tests.support.services import run_in_fresh_loop
+from tests.support.world import Place, SavedWorld, World, build_world
 
 pytestmark = pytest.mark.anyio
 
@@ -139,14 +140,11 @@ def saved_world(deployment: Deployment) -> SavedWorld:
     """One world per backend for the cases that change nothing (reads and refusals)."""
 
     async def build() -> SavedWorld:
-        api = Api(deployment.url)
-        try:
+        async with Api(deployment.url) as api:
             world = await build_world(api)
             for visibility in ("public", "private"):
                 await world.place(visibility)
             return world.saved()
-        finally:
-            await api.aclose()
 
     return run_in_fresh_loop(build())
 

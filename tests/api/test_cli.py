@@ -18,11 +18,10 @@ from service.cli import main
 from service.db.migrate import current_revision, head_revision
 from service.demo import DEMO_PASSWORD, DEMO_USERS
 from service.settings import Settings
-from tests.api.conftest import FAST_HASHING
-from tests.api.support import expect
-from tests.live import serve
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.clients import expect
+from tests.support.deployment import FAST_HASHING
+from tests.support.live import serve
+from tests.support.paths import ROOT
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from generated.rest.operations import OPERATIONS
 from service.api import routers
 from service.api.spec import SPEC_DIR
 from service.errors import DomainError
-from tests.api.support import Api, expect
+from tests.support.clients import Api, expect
 
 pytestmark = pytest.mark.anyio
 

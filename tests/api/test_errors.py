@@ -14,10 +14,10 @@ import pytest
 from generated.rest.models import Error
 from generated.rest.operations import OPERATIONS
 from service.app import create_app
-from tests.api.conftest import Deployment, make_settings
-from tests.api.support import PASSWORD, Api, expect
-from tests.conftest import need
-from tests.live import serve
+from tests.support.clients import PASSWORD, Api, expect
+from tests.support.deployment import Deployment, make_settings
+from tests.support.live import serve
+from tests.support.services import need
 
 pytestmark = pytest.mark.anyio
 

@@ -13,8 +13,9 @@ from sqlmodel import col
 from service.db.engine import create_engine
 from service.db.tables import InviteRow
 from service.db.timestamps import utcnow
-from tests.api.conftest import Deployment
-from tests.api.support import Api, World, expect
+from tests.support.clients import Api, expect
+from tests.support.deployment import Deployment
+from tests.support.world import World
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from service.app import create_app
-from tests.api.conftest import Deployment, make_settings
-from tests.api.support import PASSWORD, World, expect
-from tests.live import serve
+from tests.support.clients import PASSWORD, expect
+from tests.support.deployment import Deployment, make_settings
+from tests.support.live import serve
+from tests.support.world import World
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from service.api import messages, routers
 from service.api.routes import RoutesDisagreeWithSpec
 from service.app import create_app
-from tests.api.conftest import make_settings
-from tests.api.recorder import RecordingNotifier
+from tests.support.deployment import make_settings
+from tests.support.notifier import RecordingNotifier
 
 
 def test_the_app_serves_exactly_the_specs_operations(tmp_path: Path) -> None:

@@ -23,10 +23,15 @@ from schemathesis.checks import positive_data_acceptance
 
 from service.api.spec import SPEC_DIR
 from service.app import create_app
-from tests.api.conftest import BACKENDS, make_settings, new_postgres_database
-from tests.api.support import PASSWORD, expect
-from tests.db.conftest import drop_postgres_database, postgres_url
-from tests.live import LiveServer
+from tests.support.clients import PASSWORD, expect
+from tests.support.deployment import make_settings
+from tests.support.live import LiveServer
+from tests.support.services import (
+    BACKENDS,
+    drop_postgres_database,
+    new_postgres_database,
+    postgres_url,
+)
 
 schema = schemathesis.openapi.from_path(SPEC_DIR / "openapi.yaml")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Deployment
-from tests.api.support import Api, World, expect
+from tests.support.clients import Api, expect
+from tests.support.deployment import Deployment
+from tests.support.world import World
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from service.text import CONTENT_PATTERN, WHITE_SPACE, is_blank, trim
-from tests.api.support import Api, expect
+from tests.support.clients import Api, expect
 
 pytestmark = pytest.mark.anyio
 

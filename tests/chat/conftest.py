@@ -1,6 +1,6 @@
 """The domain layer on a real, migrated SQLite file: no server, no sockets, no mocks.
 
-The notifier is tests.api.recorder's RecordingNotifier (a real `Notifier` that records
+The notifier is tests.support.notifier's RecordingNotifier (a real `Notifier` that records
 what a change asked the sockets to do).
 """
 
@@ -22,8 +22,8 @@ from service.db.engine import create_engine_for_url, session_factory
 from service.db.message_writer import MessageWriter
 from service.db.migrate import upgrade_url
 from service.db.tables import UserRow
-from tests.api.recorder import RecordingNotifier
-from tests.db.factories import general_channel_id, make_server, make_user
+from tests.support.factories import general_channel_id, make_server, make_user
+from tests.support.notifier import RecordingNotifier
 
 RATE_LIMIT = 3
 

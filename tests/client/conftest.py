@@ -11,12 +11,11 @@ from starlette.types import ASGIApp
 
 from service.mock.app import create_mock_app
 from service.settings import Settings
-from tests.client.typescript import compiled_example
-from tests.live import LiveServer
+from tests.support.live import LiveServer, serve_built
 
 # The real server and its seeded world, shared with tests/realtime (imported = registered).
-from tests.realtime.conftest import live_world, settings, world
-from tests.web.support import serve_built
+from tests.support.seeded import live_world, settings, world
+from tests.support.typescript import compiled_example
 
 __all__ = ["compiled_example", "live_world", "mock", "settings", "world"]
 

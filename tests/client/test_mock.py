@@ -33,13 +33,13 @@ from generated.realtime.models import (
     TypingStart,
     TypingStop,
 )
-from service.mock.contract import SpecFiles, load_mock_contract
-from tests.client.typescript import run_example
-from tests.clients import RecordingClient
-from tests.live import LiveServer
-from tests.realtime.conftest import World
+from service.mock.contract import load_mock_contract, resolved
+from tests.support.clients import RecordingClient
+from tests.support.live import LiveServer
+from tests.support.paths import ROOT
+from tests.support.seeded import World
+from tests.support.typescript import run_example
 
-ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "spec" / "openapi.yaml"
 ASYNCAPI = ROOT / "spec" / "asyncapi.yaml"
 COOKIE = {"Cookie": "connect.sid=anything-at-all"}
@@ -49,8 +49,7 @@ pytestmark = pytest.mark.anyio
 @cache
 def openapi_operations() -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path, operation) of the spec, `$ref`s resolved."""
-    files = SpecFiles()
-    spec = files.deref(files.load(OPENAPI), OPENAPI)
+    spec = resolved(OPENAPI)
     return [
         (method.upper(), path, op)
         for path, item in spec["paths"].items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,17 @@ from conformance import ASYNCAPI_PATH, OPENAPI_PATH
 from conformance.rest import RestSpec, load_rest_spec
 from conformance.spec import Contract, load_contract
 from conformance.target import LocalTarget
+from tests.support.live import running
+
+
+@pytest.fixture
+def quiet_server_logs() -> Iterator[None]:
+    """Servers broken on purpose log what they break; the tests read the runner's report."""
+    logging.disable(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +40,5 @@ def rest_spec() -> RestSpec:
 @pytest.fixture
 def target(tmp_path: Path) -> Iterator[LocalTarget]:
     """The real server, started for one test."""
-    server = LocalTarget(tmp_path).start()
-    try:
+    with running(LocalTarget(tmp_path)) as server:
         yield server
-    finally:
-        server.stop()

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from conformance.compat import BREAKING, COMPATIBLE, DOCS, Report, checkout_specs, compare_dirs
+from tests.support.paths import ROOT
 
 Doc = dict[str, Any]
 
@@ -305,7 +306,6 @@ def test_specs_are_read_from_a_git_ref(tmp_path: Path) -> None:
 
 # ---- `./dev check`: the real specs against the last released contract ------------------------
 
-ROOT = Path(__file__).resolve().parents[2]
 GIT_ID = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
 
 

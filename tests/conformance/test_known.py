@@ -7,8 +7,7 @@ unmarked tests here are deviations already fixed, kept as regression tests.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -21,22 +20,13 @@ from conformance.spec import Contract
 from conformance.target import LocalTarget
 from conformance.world import Driver, Place
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("quiet_server_logs")]
 
 
 def known(key: str) -> str:
     """The xfail reason: where the deviation is and what to do."""
     entry: Known = next(k for k in KNOWN if k.key == key)
     return f"known deviation {key} ({entry.where}): {entry.explanation}"
-
-
-@pytest.fixture(autouse=True)
-def _quiet_server_logs() -> Iterator[None]:
-    logging.disable(logging.ERROR)
-    try:
-        yield
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ kind of violation that names it; against the real server it reports nothing.
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -48,6 +46,8 @@ from service.realtime.assembly import Implementations
 from service.realtime.broadcaster import Broadcaster
 from service.realtime.handlers import Ctx, ZizanyHandlers
 from service.realtime.typing_state import Change
+
+pytestmark = pytest.mark.usefixtures("quiet_server_logs")
 
 # Small, but it passes through every phase that can show each break.
 SMALL = Budget(
@@ -214,16 +214,6 @@ VARIANTS = [
         frozenset({"agreement"}),
     ),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _quiet_server_logs() -> Iterator[None]:
-    """The broken servers log what they break; the tests read the runner's report instead."""
-    logging.disable(logging.ERROR)
-    try:
-        yield
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 def small_campaign(target: LocalTarget, contract: Contract, rest_spec: RestSpec) -> RunResult:

@@ -12,7 +12,7 @@ from codegen.build import ROOT, build, stale
 from generated.realtime import emitter, router
 from generated.realtime.events import RECEIVE_EVENTS, SEND_EVENTS, Event
 from generated.realtime.rooms import channel_room, parse_channel_room, server_room
-from tests.contract.spec_reader import ASYNCAPI, message_schemas
+from tests.support.spec import ASYNCAPI, message_schemas
 
 
 def copy_project(tmp_path: Path) -> Path:

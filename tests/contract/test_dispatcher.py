@@ -18,7 +18,7 @@ import socketio
 from contract_runtime.dispatcher import Dispatcher
 from generated.realtime.emitter import Emitter
 from generated.realtime.router import OPERATIONS, bind
-from tests.contract.doubles import CRASH, FORBIDDEN, OFF_SPEC_ACK, UNDECLARED, Doubles
+from tests.support.doubles import CRASH, FORBIDDEN, OFF_SPEC_ACK, UNDECLARED, Doubles
 
 pytestmark = pytest.mark.anyio
 

@@ -16,9 +16,9 @@ from contract_runtime.errors import EmitRejected
 from generated.realtime.emitter import Emitter
 from generated.realtime.rooms import channel_room
 from generated.realtime.router import SocketHandlers, bind
-from tests.clients import RecordingClient
-from tests.contract.doubles import CRASH, FORBIDDEN, OFF_SPEC_ACK, UNDECLARED, Doubles, a_message
-from tests.live import LiveServer, serve
+from tests.support.clients import RecordingClient
+from tests.support.doubles import CRASH, FORBIDDEN, OFF_SPEC_ACK, UNDECLARED, Doubles, a_message
+from tests.support.live import LiveServer, serve
 
 pytestmark = pytest.mark.anyio
 

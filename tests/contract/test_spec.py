@@ -13,10 +13,10 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.conftest import need
-from tests.contract.spec_reader import (
+from tests.support.paths import ROOT
+from tests.support.services import need
+from tests.support.spec import (
     ASYNCAPI,
-    ROOT,
     SEED_COPY,
     SHARED_SEED,
     asyncapi,

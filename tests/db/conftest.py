@@ -7,85 +7,39 @@ server is unreachable the PostgreSQL variants skip, unless CI=true, when they fa
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.db.engine import create_engine, session_factory
 from service.db.migrate import upgrade_url
 from service.db.tables import metadata
 from service.settings import Settings
-
-T = TypeVar("T")
-
-POSTGRES_HOST = os.environ.get("ZIZANY_TEST_POSTGRES_HOST", "127.0.0.1")
-POSTGRES_PORT = int(os.environ.get("ZIZANY_TEST_POSTGRES_PORT", "5432"))
-POSTGRES_USER = os.environ.get("ZIZANY_TEST_POSTGRES_USER", "postgres")
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-def run_in_fresh_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion on its own loop in a worker thread (from sync fixtures)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-def postgres_url(database: str) -> str:
-    """The SQLAlchemy URL of a database on the test PostgreSQL server."""
-    return f"postgresql+asyncpg://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}"
-
-
-async def _admin(sql: str) -> None:
-    """Run one statement on the server's `postgres` database (CREATE/DROP DATABASE)."""
-    engine = create_async_engine(
-        postgres_url("postgres"),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"timeout": 5},
-    )
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-def create_postgres_database() -> str:
-    """Create a uniquely named empty database; returns its name."""
-    name = f"zizany_test_{uuid.uuid4().hex[:12]}"
-    run_in_fresh_loop(_admin(f'CREATE DATABASE "{name}"'))
-    return name
-
-
-def drop_postgres_database(name: str) -> None:
-    """Drop a test database, disconnecting whoever is still on it."""
-    run_in_fresh_loop(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+from tests.support.services import (
+    BACKENDS,
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+    create_postgres_database,
+    drop_postgres_database,
+    need,
+    postgres_admin,
+    postgres_url,
+    run_in_fresh_loop,
+)
 
 
 @pytest.fixture(scope="session")
 def postgres_available() -> None:
     """Skip (or, with CI=true, fail) when the PostgreSQL server does not answer."""
     try:
-        run_in_fresh_loop(_admin("SELECT 1"))
+        run_in_fresh_loop(postgres_admin("SELECT 1"))
     except (OSError, TimeoutError, SQLAlchemyError) as exc:
         reason = f"PostgreSQL at {POSTGRES_HOST}:{POSTGRES_PORT} unavailable: {exc!r}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason} (CI=true: PostgreSQL tests must run)")
-        pytest.skip(reason)
+        need(False, reason)
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,7 @@ from service.db.tables import (
     UserRow,
 )
 from service.errors import ChannelNotFound, ServerNotFound
-
-from .factories import general_channel_id, make_server, make_user
+from tests.support.factories import general_channel_id, make_server, make_user
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,7 @@ from service.db.channels import create_channel, rename_channel
 from service.db.memberships import add_member
 from service.db.users import create_user, get_user_by_email
 from service.errors import AlreadyMember, ChannelNameTaken, EmailTaken
-
-from .factories import make_server, make_user
+from tests.support.factories import make_server, make_user
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,7 @@ from sqlmodel import col
 from service.db.engine import check_database, create_engine, session_scope
 from service.db.tables import UserRow
 from service.settings import Settings
-
-from .factories import make_user
+from tests.support.factories import make_user
 
 pytestmark = pytest.mark.anyio
 

@@ -19,8 +19,7 @@ from service.db.invites import (
 from service.db.memberships import list_member_user_ids
 from service.db.timestamps import utcnow
 from service.errors import AlreadyMember, DomainError, InviteExpired, InviteNotFound
-
-from .factories import make_server, make_user
+from tests.support.factories import make_server, make_user
 
 pytestmark = pytest.mark.anyio
 

@@ -22,8 +22,7 @@ from service.auth.logins import (
 )
 from service.db.tables import SessionRow
 from service.db.timestamps import utcnow
-
-from .factories import make_user
+from tests.support.factories import make_user
 
 pytestmark = pytest.mark.anyio
 

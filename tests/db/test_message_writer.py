@@ -9,9 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.db.channels import create_channel
 from service.db.message_writer import MessageWriter, NewMessage
-from service.db.messages import list_messages_after
-
-from .factories import general_channel_id, make_server, make_user
+from tests.support.factories import general_channel_id, make_server, make_user, stored_contents
 
 pytestmark = pytest.mark.anyio
 
@@ -28,14 +26,7 @@ async def _world(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, i
 
 async def _stored(sessionmaker: async_sessionmaker[AsyncSession], channel_id: int) -> list[str]:
     async with sessionmaker() as session:
-        page = await list_messages_after(session=session, channel_id=channel_id, after=0, limit=100)
-        contents = [m.message.content for m in page.messages]
-        while page.next_cursor is not None:
-            page = await list_messages_after(
-                session=session, channel_id=channel_id, after=page.next_cursor, limit=100
-            )
-            contents += [m.message.content for m in page.messages]
-        return contents
+        return await stored_contents(session, channel_id)
 
 
 async def test_concurrent_messages_share_batches_and_get_ids_in_arrival_order(

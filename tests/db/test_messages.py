@@ -19,8 +19,7 @@ from service.db.messages import (
     update_message,
 )
 from service.errors import MessageNotFound
-
-from .factories import general_channel_id, make_server, make_user
+from tests.support.factories import general_channel_id, make_server, make_user
 
 pytestmark = pytest.mark.anyio
 

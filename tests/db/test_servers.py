@@ -35,8 +35,7 @@ from service.errors import (
     ServerNotFound,
     UserNotFound,
 )
-
-from .factories import general_channel_id, make_server, make_user
+from tests.support.factories import general_channel_id, make_server, make_user
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.messages import create_message, get_message
 from service.db.timestamps import to_wire_timestamp, truncate_to_ms, utcnow
-
-from .factories import general_channel_id, make_server, make_user
+from tests.support.factories import general_channel_id, make_server, make_user
 
 
 def test_to_wire_timestamp_has_milliseconds_and_z() -> None:

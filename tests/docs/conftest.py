@@ -3,34 +3,21 @@ helpers to read the contract and the rendered pages."""
 
 from __future__ import annotations
 
-import shutil
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 from codegen.asyncapi import Contract, read_contract
-from tests.conftest import need
+from tests.support.paths import SPEC
 
 # The live server and its seeded world, shared with tests/realtime (imported = registered).
-from tests.realtime.conftest import live_world, settings, world
+from tests.support.seeded import live_world, settings, world
 
 __all__ = ["live_world", "settings", "world"]
-
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT / "spec"
-NODE_MODULES = ROOT / "node_modules"
 
 
 def contract() -> Contract:
     """The AsyncAPI contract as the generator reads it."""
     return read_contract(SPEC / "asyncapi.yaml")
-
-
-def need_node(*packages: str) -> None:
-    """Skip without Node.js or an npm package (fail instead when CI=true)."""
-    need(shutil.which("node") is not None, "node is not installed")
-    for package in packages:
-        need((NODE_MODULES / package).is_dir(), f"{package} is not installed: run `npm ci`")
 
 
 class Page(HTMLParser):

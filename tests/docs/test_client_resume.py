@@ -14,14 +14,14 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from generated.realtime.client import ZizanyClient
 from generated.realtime.models import ChannelJoin, Message, ServerJoin
-from tests.api.support import Api, Person, expect
-from tests.scaleout.cluster import Node, cookie, eventually, free_port
-from tests.scaleout.test_cluster import server_with
+from tests.support.clients import Api, eventually, expect
+from tests.support.cluster import Node, cookie
+from tests.support.live import free_port
+from tests.support.world import Poster, server_with, stored_ids
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -51,50 +51,8 @@ def node(tmp_path: Path) -> Iterator[Node]:
 
 @pytest.fixture
 async def api(node: Node) -> AsyncIterator[Api]:
-    made = Api(node.url)
-    try:
+    async with Api(node.url) as made:
         yield made
-    finally:
-        await made.aclose()
-
-
-class Poster:
-    """Posts numbered messages over REST, retrying while the server is away."""
-
-    def __init__(self, person: Person, channel_id: int) -> None:
-        self.person = person
-        self.path = f"/api/channels/{channel_id}/messages"
-        self.count = 0
-
-    async def post(self) -> int | None:
-        """One message's id; None when the server did not take it (it may be restarting)."""
-        self.count += 1
-        try:
-            response = await self.person.http.post(self.path, json={"content": f"m{self.count}"})
-        except httpx.HTTPError:
-            return None
-        if response.status_code == 503:
-            return None
-        return int(expect(response, 201)["message"]["id"])
-
-    async def keep_posting(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            if await self.post() is None:
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(0.02)
-
-
-async def stored_ids(person: Person, channel_id: int) -> list[int]:
-    """Every message id of the channel, oldest first, from the REST history."""
-    path = f"/api/channels/{channel_id}/messages"
-    ids: list[int] = []
-    params = {"limit": "100"}
-    while True:
-        page = expect(await person.http.get(path, params=params), 200)
-        ids = [m["id"] for m in page["messages"]] + ids
-        if page["next_before"] is None:
-            return ids
-        params = {"limit": "100", "before": str(page["next_before"])}
 
 
 async def test_a_subscribed_client_sees_every_message_once_in_order_across_a_server_restart(

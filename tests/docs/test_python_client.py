@@ -34,8 +34,9 @@ from generated.realtime.models import (
     TypingStart,
     TypingStop,
 )
-from tests.docs.conftest import ROOT, contract
-from tests.realtime.conftest import User, World
+from tests.docs.conftest import contract
+from tests.support.paths import ROOT
+from tests.support.seeded import User, World
 
 SPEC = contract()
 

@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from service.api import docs
 from service.app import create_app
 from service.settings import Settings
-from tests.docs.conftest import ROOT, SPEC, Page, contract, missing_operations
+from tests.docs.conftest import Page, contract, missing_operations
+from tests.support.paths import ROOT, SPEC
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from service.api.spec import bundle_openapi
-from tests.docs.conftest import ROOT, SPEC, Page, contract, missing_operations, need_node
+from tests.docs.conftest import Page, contract, missing_operations
+from tests.support.node import need_node
+from tests.support.paths import ROOT, SPEC
 
 BUILD = ROOT / "tools" / "build_docs.py"
 SERVED_PAGE = ROOT / "service" / "static" / "asyncapi.html"

@@ -16,10 +16,12 @@ import pytest
 
 from codegen.loader import deref, load_yaml
 from service.app import create_app
-from tests.api.conftest import make_settings
-from tests.client.typescript import compiled_example, run_example
-from tests.docs.conftest import NODE_MODULES, ROOT, SPEC, contract, need_node
-from tests.web.support import serve_built
+from tests.docs.conftest import contract
+from tests.support.deployment import make_settings
+from tests.support.live import serve_built
+from tests.support.node import need_node
+from tests.support.paths import NODE_MODULES, ROOT, SPEC
+from tests.support.typescript import compiled_example, run_example
 
 __all__ = ["compiled_example"]
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from generated.realtime.client import ZizanyClient
-from tests.docs.conftest import ROOT, SPEC
+from tests.support.paths import ROOT, SPEC
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -13,15 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.live import free_port
+
 START_TIMEOUT_SECONDS = 60.0
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (the kernel's choice)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:

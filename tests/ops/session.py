@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.clients import RecordingClient
+from tests.support.clients import RecordingClient
 
 
 @dataclass(frozen=True)

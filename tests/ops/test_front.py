@@ -9,7 +9,7 @@ import httpx
 
 from service.app import create_app
 from service.settings import Settings
-from tests.live import serve
+from tests.support.live import serve
 
 
 def test_the_landing_page_links_the_client_the_docs_and_the_specs(tmp_path: Path) -> None:

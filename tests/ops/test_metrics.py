@@ -6,10 +6,10 @@ import httpx
 import pytest
 import socketio
 
-from tests.clients import RecordingClient
 from tests.ops.conftest import METRICS_TOKEN
 from tests.ops.process import ServerProcess
 from tests.ops.session import Samples, connect, parse, sign_up, value
+from tests.support.clients import RecordingClient
 
 AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 

@@ -13,11 +13,10 @@ import httpx
 import pytest
 
 from service.contract import SPEC_FILES, contract_versions
-from tests.clients import RecordingClient
-from tests.conftest import need
 from tests.ops.process import ServerProcess, clean_env, running
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.clients import RecordingClient
+from tests.support.paths import ROOT
+from tests.support.services import need
 
 pytestmark = pytest.mark.slow
 

@@ -10,17 +10,18 @@ import httpx
 import pytest
 
 from tests.ops.session import Samples, parse, value
-from tests.scaleout.cluster import (
-    FAST_PRESENCE,
+from tests.support.clients import eventually
+from tests.support.cluster import (
     Cluster,
     Node,
     People,
     Sockets,
-    cluster,
-    eventually,
+    sockets_per_worker,
+    spread,
+    worker_pid,
+    workers_cluster,
 )
-from tests.scaleout.test_cluster import server_with
-from tests.scaleout.test_workers import sockets_per_worker, spread, worker_pid
+from tests.support.world import server_with
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -28,12 +29,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Node]]:
     """One `serve --workers 2` with metrics on."""
-    with cluster(
-        tmp_path_factory.mktemp("metrics"), ZIZANY_METRICS="true", **FAST_PRESENCE
-    ) as made:
-        node = made.node("W", workers=2)  # the name spread() expects
-        made.start("W")
-        yield made, node
+    with workers_cluster(tmp_path_factory.mktemp("metrics"), ZIZANY_METRICS="true") as made:
+        yield made
 
 
 def scrape(node: Node) -> Samples:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from tests.realtime.conftest import World
+from tests.support.seeded import World
 
 pytestmark = pytest.mark.anyio
 

@@ -22,28 +22,16 @@ import uvicorn.protocols.websockets.websockets_sansio_impl as sansio
 
 from service.app import create_app
 from service.realtime import direct
-from service.settings import Settings
-from tests.clients import RecordingClient
-from tests.live import LiveServer, serve
+from tests.support.clients import RecordingClient
+from tests.support.deployment import make_settings
+from tests.support.live import LiveServer, serve
 
 pytestmark = pytest.mark.anyio
 
 
-def app_settings(tmp_path: Any, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path,
-        "strict_emits": True,
-        "argon2_time_cost": 1,
-        "argon2_memory_cost": 1024,
-        "message_rate_limit": 100_000,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
 @pytest.fixture
 def live(tmp_path: Any) -> Iterator[LiveServer]:
-    with serve(create_app(app_settings(tmp_path))) as server:
+    with serve(create_app(make_settings(tmp_path))) as server:
         yield server
 
 
@@ -139,7 +127,7 @@ async def test_an_idle_websocket_socket_outlives_several_ping_cycles_with_direct
 ) -> None:
     # Engine.IO's writer task closes a connection whose queue stays silent for
     # ping_interval + ping_timeout: the pings must keep taking the queue.
-    settings = app_settings(tmp_path, ping_interval_seconds=0.5, ping_timeout_seconds=0.5)
+    settings = make_settings(tmp_path, ping_interval_seconds=0.5, ping_timeout_seconds=0.5)
     with serve(create_app(settings)) as live:
         sara, omar = await signup(live, "sara"), await signup(live, "omar")
         _, channel_id = await public_server_with(sara, omar)
@@ -261,7 +249,7 @@ class StalledSocket:
 async def test_a_websocket_recipient_that_stops_reading_is_dropped_and_the_others_keep_up(
     tmp_path: Any,
 ) -> None:
-    settings = app_settings(tmp_path, max_send_buffer_bytes=256 * 1024, max_send_queue_packets=64)
+    settings = make_settings(tmp_path, max_send_buffer_bytes=256 * 1024, max_send_queue_packets=64)
     made: list[RecordingClient] = []
     with serve(create_app(settings)) as live:
         sara, omar, stalled_user = [await signup(live, n) for n in ("sara", "omar", "stall")]

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import need
-from tests.contract.spec_reader import seed_events
-from tests.realtime.conftest import World
+from tests.support.paths import ROOT
+from tests.support.seeded import World
+from tests.support.services import need
+from tests.support.spec import seed_events
 
 pytestmark = [pytest.mark.anyio, pytest.mark.node]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def read_json_line(stream: asyncio.StreamReader) -> dict[str, Any]:

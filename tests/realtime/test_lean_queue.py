@@ -70,7 +70,7 @@ async def test_join_waits_until_every_item_is_done() -> None:
     await queue.get()
     queue.task_done()
     await asyncio.wait_for(joined, 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="too many times"):
         queue.task_done()
 
 
@@ -85,5 +85,5 @@ def test_an_idle_queue_holds_a_fraction_of_an_asyncio_queue() -> None:
             total += sum(sys.getsizeof(v) for v in vars(finished).values())
         return total
 
-    lean, stock = DirectQueue(), asyncio.Queue()
+    lean, stock = DirectQueue(), asyncio.Queue[object]()
     assert size(lean) * 3 < size(stock), (size(lean), size(stock))

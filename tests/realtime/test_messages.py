@@ -8,23 +8,16 @@ import pytest
 
 from service.app import create_app
 from service.db.engine import create_engine, session_factory
-from service.db.messages import list_messages_after
-from tests.live import LiveServer
-from tests.realtime.conftest import World, make_settings
+from tests.support.factories import stored_contents
+from tests.support.live import LiveServer
+from tests.support.seeded import World, seeded_settings
 
 pytestmark = pytest.mark.anyio
 
 
-async def stored_contents(world: World, channel_id: int) -> list[str]:
-    async with world.sessionmaker() as s:
-        page = await list_messages_after(session=s, channel_id=channel_id, after=0, limit=100)
-        contents = [m.message.content for m in page.messages]
-        while page.next_cursor is not None:
-            page = await list_messages_after(
-                session=s, channel_id=channel_id, after=page.next_cursor, limit=100
-            )
-            contents += [m.message.content for m in page.messages]
-    return contents
+async def channel_contents(world: World, channel_id: int) -> list[str]:
+    async with world.sessionmaker() as session:
+        return await stored_contents(session, channel_id)
 
 
 async def test_200_messages_from_one_socket_are_stored_and_received_in_send_order(
@@ -41,7 +34,7 @@ async def test_200_messages_from_one_socket_are_stored_and_received_in_send_orde
     for c in (sender, reader):
         received = await c.wait_for("message:new", count=200, timeout=60)
         assert [m["content"] for m in received] == contents
-    assert await stored_contents(world, channel_id) == contents
+    assert await channel_contents(world, channel_id) == contents
 
 
 async def test_message_create_errors_and_the_connection_survives_each(world: World) -> None:
@@ -62,7 +55,7 @@ async def test_message_create_errors_and_the_connection_survives_each(world: Wor
         assert (ack["ok"], ack["code"]) == (False, code)
         assert (await outsider.wait_for(event))[-1]["code"] == code
     assert outsider.sio.connected
-    assert await stored_contents(world, channel_id) == []
+    assert await channel_contents(world, channel_id) == []
 
 
 async def test_message_update_and_delete_follow_the_roles(world: World) -> None:
@@ -98,11 +91,11 @@ async def test_message_update_and_delete_follow_the_roles(world: World) -> None:
     assert await member.wait_for("message:deleted") == [
         {"messageId": message_id, "channelId": channel_id}
     ]
-    assert await stored_contents(world, channel_id) == []
+    assert await channel_contents(world, channel_id) == []
 
 
 async def test_flooding_is_answered_with_error_rate_limited(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, message_rate_limit=3, message_rate_window_seconds=30)
+    settings = seeded_settings(tmp_path, message_rate_limit=3, message_rate_window_seconds=30)
     app = create_app(settings)
     assert app.realtime is not None
     live = LiveServer(app).start()
@@ -122,7 +115,7 @@ async def test_flooding_is_answered_with_error_rate_limited(tmp_path: Path) -> N
         assert errors[0]["code"] == "E_RATE_LIMITED"
         assert 0 < errors[0]["retryAfterMs"] <= 30_000
         assert client.sio.connected
-        assert await stored_contents(world, channel_id) == ["0", "1", "2"]
+        assert await channel_contents(world, channel_id) == ["0", "1", "2"]
         await client.close()
     finally:
         await engine.dispose()

@@ -18,7 +18,7 @@ from generated.realtime.client import EventFailed, ZizanyClient
 from generated.realtime.models import ChannelJoin, ServerJoin, TypingStart
 from service.app import create_app
 from service.settings import Settings
-from tests.live import LiveServer, serve
+from tests.support.live import LiveServer, serve
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,8 @@ import pytest
 
 from service.auth.logins import end_login, unsign_login_id
 from service.db import channels, memberships, servers
-from tests.clients import RecordingClient
-from tests.realtime.conftest import SECRET, User, World
+from tests.support.clients import RecordingClient
+from tests.support.seeded import SECRET, User, World
 
 pytestmark = pytest.mark.anyio
 
@@ -23,6 +23,16 @@ async def joined(world: World, user: User, server_id: int, channel_id: int) -> R
     await c.call("server:join", {"serverId": server_id})
     await c.call("channel:join", {"channelId": channel_id})
     return c
+
+
+async def owner_and_member_in_channel(
+    world: World,
+) -> tuple[int, int, RecordingClient, RecordingClient]:
+    """A server of Sara's with Omar in it: its id, its channel, and both in its rooms."""
+    sara, omar = await world.user("Sara"), await world.user("Omar")
+    server_id, channel_id = await world.server(sara, omar)
+    owner = await joined(world, sara, server_id, channel_id)
+    return server_id, channel_id, owner, await joined(world, omar, server_id, channel_id)
 
 
 async def broadcast_after(
@@ -69,12 +79,7 @@ async def test_after_a_kick_no_further_event_reaches_the_removed_users_sockets(
 async def test_after_a_server_delete_no_event_reaches_any_socket_of_its_rooms(
     world: World,
 ) -> None:
-    sara, omar = await world.user("Sara"), await world.user("Omar")
-    server_id, channel_id = await world.server(sara, omar)
-    owner, member = (
-        await joined(world, sara, server_id, channel_id),
-        await joined(world, omar, server_id, channel_id),
-    )
+    server_id, channel_id, owner, member = await owner_and_member_in_channel(world)
     async with world.sessionmaker() as s:
         channel_ids = await servers.delete_server(session=s, server_id=server_id)
         await s.commit()
@@ -90,12 +95,7 @@ async def test_after_a_server_delete_no_event_reaches_any_socket_of_its_rooms(
 
 
 async def test_after_a_channel_delete_its_room_is_empty(world: World) -> None:
-    sara, omar = await world.user("Sara"), await world.user("Omar")
-    server_id, channel_id = await world.server(sara, omar)
-    owner, member = (
-        await joined(world, sara, server_id, channel_id),
-        await joined(world, omar, server_id, channel_id),
-    )
+    server_id, channel_id, owner, member = await owner_and_member_in_channel(world)
     async with world.sessionmaker() as s:
         await channels.delete_channel(session=s, channel_id=channel_id)
         await s.commit()

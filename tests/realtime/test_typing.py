@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from tests.clients import RecordingClient
-from tests.realtime.conftest import World
+from tests.support.clients import RecordingClient
+from tests.support.seeded import World
 
 pytestmark = pytest.mark.anyio
 

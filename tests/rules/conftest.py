@@ -17,8 +17,8 @@ import pytest
 from conformance import ASYNCAPI_PATH
 from conformance.spec import Contract, load_contract
 from conformance.target import LocalTarget
-from tests.api.support import Api, Person, expect
 from tests.rules.observe import Map, Watched
+from tests.support.clients import Api, Person, expect
 
 # Any channel id the spec accepts that no test's server has: leaving it is a no-op.
 NO_SUCH_CHANNEL = 2_147_483_647

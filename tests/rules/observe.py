@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.spec import Contract
-from tests.clients import RecordingClient
+from tests.support.clients import RecordingClient
 
 INTERNAL = "E_INTERNAL"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.support import Person, expect
 from tests.rules.conftest import Place, Town
+from tests.support.clients import Person, expect
 
 pytestmark = pytest.mark.anyio
 

@@ -19,9 +19,9 @@ import pytest
 
 from conformance.spec import Contract
 from conformance.target import LocalTarget
-from tests.api.support import Person
 from tests.rules.conftest import NO_SUCH_CHANNEL, Place, Town
 from tests.rules.observe import INTERNAL, Watched
+from tests.support.clients import Person
 
 pytestmark = pytest.mark.anyio
 

@@ -21,9 +21,9 @@ import pytest
 
 from conformance.spec import Contract
 from conformance.target import LocalTarget
-from tests.api.support import expect
 from tests.rules.conftest import NO_SUCH_CHANNEL, Town
 from tests.rules.observe import Watched
+from tests.support.clients import expect
 
 pytestmark = pytest.mark.anyio
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from conformance.spec import Contract
-from tests.api.support import Person, expect
 from tests.rules.conftest import Place, Town
 from tests.rules.observe import Watched
+from tests.support.clients import Person, expect
 
 pytestmark = pytest.mark.anyio
 

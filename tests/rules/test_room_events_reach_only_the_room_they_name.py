@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import pytest
 
 from conformance.spec import Contract
-from tests.api.support import Person, expect
 from tests.rules.conftest import Place, Town
 from tests.rules.observe import Watched
+from tests.support.clients import Person, expect
 
 pytestmark = pytest.mark.anyio
 
@@ -60,6 +60,17 @@ def test_the_spec_puts_message_events_in_the_channel_room_and_news_in_the_server
         assert rooms[event] == "server:{serverId}", event
 
 
+async def message_events_reached_the_channel_room_only(town: Town, s: Apart) -> None:
+    """Once each to the sockets in the channel room, nothing to those outside it."""
+    for event in ("message:new", "message:updated", "message:deleted"):
+        assert len(await s.in_channel.wait_for(event)) == 1, event
+        assert len(await s.sender.wait_for(event)) == 1, event
+    await town.settle()
+    for outside in (s.in_server, s.idle):
+        assert heard(outside, "message:") == [], outside.name
+    town.assert_clean()
+
+
 async def test_messages_sent_over_a_socket_reach_the_channel_room_only(town: Town) -> None:
     s = await rooms_apart(town)
     created = await s.sender.call(
@@ -71,13 +82,7 @@ async def test_messages_sent_over_a_socket_reach_the_channel_room_only(town: Tow
     assert (await s.sender.call("message:update", edit))["ok"] is True
     assert (await s.sender.call("message:delete", {"messageId": message_id}))["ok"] is True
 
-    for event in ("message:new", "message:updated", "message:deleted"):
-        assert len(await s.in_channel.wait_for(event)) == 1, event
-        assert len(await s.sender.wait_for(event)) == 1, event
-    await town.settle()
-    for outside in (s.in_server, s.idle):
-        assert heard(outside, "message:") == [], outside.name
-    town.assert_clean()
+    await message_events_reached_the_channel_room_only(town, s)
 
 
 async def test_messages_made_over_rest_reach_the_channel_room_only(town: Town) -> None:
@@ -87,13 +92,7 @@ async def test_messages_made_over_rest_reach_the_channel_room_only(town: Town) -
     expect(await s.owner.http.patch(path, json={"content": "edited"}), 200)
     expect(await s.owner.http.delete(path), 204)
 
-    for event in ("message:new", "message:updated", "message:deleted"):
-        assert len(await s.in_channel.wait_for(event)) == 1, event
-        assert len(await s.sender.wait_for(event)) == 1, event
-    await town.settle()
-    for outside in (s.in_server, s.idle):
-        assert heard(outside, "message:") == [], outside.name
-    town.assert_clean()
+    await message_events_reached_the_channel_room_only(town, s)
 
 
 async def test_server_news_reaches_the_server_room_only(town: Town) -> None:

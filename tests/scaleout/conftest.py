@@ -13,9 +13,8 @@ import pytest
 from redis.asyncio import Redis
 
 from service.realtime.redis_common import connect_redis
-from tests.conftest import need
-from tests.scaleout.cluster import Cluster, Node, People, Sockets
-from tests.scaleout.redis_env import REDIS_URL, new_prefix
+from tests.support.cluster import Cluster, Node, People, Sockets
+from tests.support.services import REDIS_URL, need, new_prefix
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,11 +77,8 @@ def b(pair: Cluster) -> Node:
 
 @pytest.fixture
 async def people(a: Node) -> AsyncIterator[People]:
-    made = People(a.url)
-    try:
+    async with People(a.url) as made:
         yield made
-    finally:
-        await made.aclose()
 
 
 @pytest.fixture

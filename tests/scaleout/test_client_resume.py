@@ -16,14 +16,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis as sync_redis
 
 from generated.realtime.client import ZizanyClient
 from generated.realtime.models import ChannelJoin, Message, ServerJoin
-from tests.conftest import need
-from tests.docs.test_client_resume import Poster, stored_ids
-from tests.scaleout.cluster import FAST_PRESENCE, Cluster, People, cluster, cookie, free_port
-from tests.scaleout.test_cluster import server_with
+from tests.support.cluster import FAST_PRESENCE, Cluster, People, cluster, cookie
+from tests.support.live import free_port
+from tests.support.services import need, redis_answers
+from tests.support.world import Poster, server_with, stored_ids
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -38,13 +37,7 @@ class PrivateRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def up(self) -> bool:
-        client = sync_redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        except sync_redis.RedisError:
-            return False
-        finally:
-            client.close()
+        return redis_answers(self.url)
 
     def start(self) -> None:
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
@@ -83,11 +76,8 @@ def pair(tmp_path: Path, private_redis: PrivateRedis) -> Iterator[Cluster]:
 
 @pytest.fixture
 async def people(pair: Cluster) -> AsyncIterator[People]:
-    made = People(pair.nodes["A"].url)
-    try:
+    async with People(pair.nodes["A"].url) as made:
         yield made
-    finally:
-        await made.aclose()
 
 
 @pytest.mark.xfail(

@@ -11,19 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api.support import Person, expect
-from tests.scaleout.cluster import (
-    FAST_PRESENCE,
-    Cluster,
-    Node,
-    People,
-    Sockets,
-    cluster,
-    cookie,
-    eventually,
-    join,
-    quiet,
-)
+from tests.support.clients import eventually, expect, join, quiet
+from tests.support.cluster import FAST_PRESENCE, Cluster, Node, People, Sockets, cluster, cookie
+from tests.support.world import server_with
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres]
 
@@ -44,29 +34,13 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield made
 
 
-async def server_with(owner: Person, *members: Person) -> tuple[int, int]:
-    """A server of `owner` with `members` joined (by invite); its id and general channel."""
-    server = expect(
-        await owner.http.post("/api/servers", json={"name": "shared", "is_public": False}), 201
-    )["server"]
-    channels = expect(await owner.http.get(f"/api/servers/{server['id']}/channels"), 200)
-    code = expect(await owner.http.post(f"/api/servers/{server['id']}/invites"), 201)["code"]
-    for member in members:
-        expect(
-            await member.http.post(f"/api/servers/{server['id']}/join", json={"code": code}), 201
-        )
-    return server["id"], channels["channels"][0]["id"]
-
-
 async def test_a_message_sent_on_one_process_reaches_sockets_on_the_other(
     a: Node, b: Node, people: People, sockets: Sockets
 ) -> None:
     owner, member = await people.person("owner"), await people.person("member")
     server_id, channel_id = await server_with(owner, member)
-    on_a = await sockets.connect(a, cookie(owner))
-    on_b = await sockets.connect(b, cookie(member))
-    await join(on_a, server_id, channel_id)
-    await join(on_b, server_id, channel_id)
+    on_a = await sockets.joined(a, owner, server_id, channel_id)
+    on_b = await sockets.joined(b, member, server_id, channel_id)
 
     ack = await on_b.call("message:create", {"channelId": channel_id, "content": " from B "})
     assert ack["ok"] is True
@@ -128,8 +102,7 @@ async def test_member_events_and_presence_cross_processes(
 ) -> None:
     owner, newcomer = await people.person("owner"), await people.person("newcomer")
     server_id, _ = await server_with(owner)
-    watcher = await sockets.connect(a, cookie(owner))
-    await join(watcher, server_id)
+    watcher = await sockets.joined(a, owner, server_id)
     await watcher.wait_for("presence:update")
 
     code = expect(await people.on(owner, a).post(f"/api/servers/{server_id}/invites"), 201)["code"]
@@ -155,8 +128,7 @@ async def test_presence_counts_the_sockets_of_both_processes(
 ) -> None:
     owner, member = await people.person("owner"), await people.person("member")
     server_id, _ = await server_with(owner, member)
-    watcher = await sockets.connect(a, cookie(owner))
-    await join(watcher, server_id)
+    watcher = await sockets.joined(a, owner, server_id)
     await watcher.wait_for("presence:update")
 
     member_a = await sockets.connect(a, cookie(member))
@@ -183,10 +155,8 @@ async def test_a_kick_on_one_process_takes_the_sockets_on_the_other_out_of_the_r
 ) -> None:
     owner, member = await people.person("owner"), await people.person("member")
     server_id, channel_id = await server_with(owner, member)
-    owner_a = await sockets.connect(a, cookie(owner))
-    member_b = await sockets.connect(b, cookie(member))
-    await join(owner_a, server_id, channel_id)
-    await join(member_b, server_id, channel_id)
+    owner_a = await sockets.joined(a, owner, server_id, channel_id)
+    member_b = await sockets.joined(b, member, server_id, channel_id)
     await member_b.call("typing:start", {"channelId": channel_id})
     await owner_a.wait_for("typing:update")
 
@@ -211,10 +181,8 @@ async def test_a_leave_on_one_process_takes_the_sockets_on_the_other_out_of_the_
 ) -> None:
     owner, member = await people.person("owner"), await people.person("member")
     server_id, channel_id = await server_with(owner, member)
-    owner_b = await sockets.connect(b, cookie(owner))
-    member_b = await sockets.connect(b, cookie(member))
-    await join(owner_b, server_id, channel_id)
-    await join(member_b, server_id, channel_id)
+    owner_b = await sockets.joined(b, owner, server_id, channel_id)
+    member_b = await sockets.joined(b, member, server_id, channel_id)
 
     expect(await people.on(member, a).delete(f"/api/servers/{server_id}/leave"), 204)
     await member_b.wait_for("server:member_left")

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 
 from service.realtime.redis_common import connect_redis
 from service.realtime.scaleout.manager import ZizanyRedisManager
-from tests.scaleout.cluster import eventually
-from tests.scaleout.redis_env import REDIS_URL
+from tests.support.clients import eventually
+from tests.support.services import REDIS_URL
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 

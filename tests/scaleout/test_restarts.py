@@ -17,21 +17,10 @@ from pathlib import Path
 import pytest
 import redis as sync_redis
 
-from tests.api.support import expect
-from tests.conftest import need
-from tests.scaleout.cluster import (
-    FAST_PRESENCE,
-    Cluster,
-    Node,
-    People,
-    Sockets,
-    cluster,
-    cookie,
-    eventually,
-    join,
-)
-from tests.scaleout.redis_env import REDIS_URL
-from tests.scaleout.test_cluster import server_with
+from tests.support.clients import eventually, expect
+from tests.support.cluster import FAST_PRESENCE, Cluster, Node, People, Sockets, cluster
+from tests.support.services import REDIS_URL, need, redis_answers
+from tests.support.world import server_with
 
 pytestmark = [
     pytest.mark.anyio,
@@ -57,37 +46,27 @@ REDIS_START = [
 ]
 
 
-def _redis_up() -> bool:
-    client = sync_redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        return bool(client.ping())
-    except sync_redis.RedisError:
-        return False
-    finally:
-        client.close()
-
-
 def stop_redis() -> None:
     """Shut this machine's Redis down without saving (its data is gone)."""
     subprocess.run(
         ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"], check=False
     )
     deadline = time.monotonic() + 10
-    while _redis_up():
+    while redis_answers():
         assert time.monotonic() < deadline, "Redis did not stop"
         time.sleep(0.05)
 
 
 def start_redis() -> None:
     """Start Redis as this machine runs it, unless it is up; wait until it answers."""
-    if _redis_up():
+    if redis_answers():
         return
     extra = []
     if Path("/var/lib/redis").is_dir() and Path("/var/log/redis").is_dir():
         extra = ["--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]
     subprocess.run([*REDIS_START, *extra], check=True)
     deadline = time.monotonic() + 20
-    while not _redis_up():
+    while not redis_answers():
         assert time.monotonic() < deadline, "Redis did not start"
         time.sleep(0.05)
 
@@ -144,10 +123,8 @@ async def test_after_a_redis_restart_the_processes_reconnect_and_broadcasts_resu
 ) -> None:
     owner, member = await people.person("owner"), await people.person("member")
     server_id, channel_id = await server_with(owner, member)
-    owner_a = await sockets.connect(a, cookie(owner))
-    member_b = await sockets.connect(b, cookie(member))
-    await join(owner_a, server_id, channel_id)
-    await join(member_b, server_id, channel_id)
+    owner_a = await sockets.joined(a, owner, server_id, channel_id)
+    member_b = await sockets.joined(b, member, server_id, channel_id)
     channel = f"{pair.prefix}:socketio"
     assert subscribers(channel) == 2
 
@@ -207,8 +184,7 @@ async def test_during_a_postgresql_restart_requests_fail_with_503_and_then_recov
 ) -> None:
     owner = await people.person("owner")
     server_id, channel_id = await server_with(owner)
-    owner_b = await sockets.connect(b, cookie(owner))
-    await join(owner_b, server_id, channel_id)
+    owner_b = await sockets.joined(b, owner, server_id, channel_id)
 
     try:
         stop_postgres()

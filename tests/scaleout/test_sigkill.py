@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from service.realtime.scaleout.backplane import OFFLINE_BOUND_SECONDS
-from tests.scaleout.cluster import Cluster, Node, People, Sockets, cluster, cookie, join
-from tests.scaleout.test_cluster import server_with
+from tests.support.cluster import Cluster, Node, People, Sockets, cluster, cookie
+from tests.support.world import server_with
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -51,8 +51,7 @@ async def test_a_killed_process_takes_its_users_offline_for_the_others_within_th
 ) -> None:
     owner, only_b, both = [await people.person(name) for name in ("owner", "onlyb", "both")]
     server_id, _ = await server_with(owner, only_b, both)
-    watcher = await sockets.connect(a, cookie(owner))
-    await join(watcher, server_id)
+    watcher = await sockets.joined(a, owner, server_id)
     await sockets.connect(b, cookie(only_b))
     await sockets.connect(b, cookie(both))
     await sockets.connect(a, cookie(both))
@@ -84,8 +83,7 @@ async def test_a_restarted_process_clears_the_leases_of_its_previous_life_at_onc
 ) -> None:
     owner, user = await people.person("owner"), await people.person("user")
     server_id, _ = await server_with(owner, user)
-    watcher = await sockets.connect(a, cookie(owner))
-    await join(watcher, server_id)
+    watcher = await sockets.joined(a, owner, server_id)
     await sockets.connect(b, cookie(user))
     while user.id not in (await watcher.wait_for("presence:update"))[-1]["onlineUserIds"]:
         await watcher.wait_for("presence:update", count=len(watcher.named("presence:update")) + 1)

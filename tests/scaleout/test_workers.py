@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -12,25 +11,20 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import redis as sync_redis
 
-from tests.api.support import Person
-from tests.clients import RecordingClient
-from tests.scaleout.cluster import (
-    FAST_PRESENCE,
-    ROOT,
+from tests.support.clients import eventually
+from tests.support.cluster import (
     Cluster,
     Node,
     People,
     Sockets,
-    cluster,
-    cookie,
-    eventually,
-    free_port,
-    join,
+    spread,
+    worker_pid,
+    workers_cluster,
 )
-from tests.scaleout.redis_env import REDIS_URL
-from tests.scaleout.test_cluster import server_with
+from tests.support.live import free_port
+from tests.support.paths import ROOT
+from tests.support.world import server_with
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -38,61 +32,14 @@ pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres, pytest
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Node]]:
     """One `serve` with two workers on one port."""
-    with cluster(tmp_path_factory.mktemp("workers"), **FAST_PRESENCE) as made:
-        node = made.node("W", workers=2)
-        made.start("W")
-        yield made, node
+    with workers_cluster(tmp_path_factory.mktemp("workers")) as made:
+        yield made
 
 
 @pytest.fixture
 async def people(workers: tuple[Cluster, Node]) -> AsyncIterator[People]:
-    made = People(workers[1].url)
-    try:
+    async with People(workers[1].url) as made:
         yield made
-    finally:
-        await made.aclose()
-
-
-def sockets_per_worker(prefix: str) -> dict[str, int]:
-    """Live leases per worker identity, read from Redis."""
-    client = sync_redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        return {
-            key.split(":presence:process:", 1)[1]: int(client.scard(key))
-            for key in client.scan_iter(match=f"{prefix}:presence:process:*")
-        }
-    finally:
-        client.close()
-
-
-def worker_pid(node: Node, index: int) -> int:
-    """The pid of the node's current worker `index`, from the supervisor's log."""
-    found = re.findall(rf"worker {index} started \(pid (\d+)\)", node.log)
-    assert found, node.log
-    return int(found[-1])
-
-
-async def spread(
-    made: Cluster, node: Node, sockets: Sockets, person: Person, server_id: int, channel_id: int
-) -> list[RecordingClient]:
-    """Connect until both workers hold sockets (the kernel picks the worker).
-
-    Connections go in concurrent batches: one at a time, the kernel tends to wake the same
-    idle worker for every accept, and a sequence of 40 has landed on one worker only.
-    """
-
-    async def one() -> RecordingClient:
-        client = await sockets.connect(node, cookie(person))
-        await join(client, server_id, channel_id)
-        return client
-
-    clients: list[RecordingClient] = []
-    for _ in range(15):
-        clients += await asyncio.gather(*(one() for _ in range(6)))
-        counts = sockets_per_worker(made.prefix)
-        if sorted(k for k, v in counts.items() if v) == ["W/w0", "W/w1"]:
-            return clients
-    raise AssertionError(f"the connections did not spread: {sockets_per_worker(made.prefix)}")
 
 
 async def test_the_workers_share_one_port_and_broadcasts_reach_every_worker(
@@ -136,7 +83,7 @@ def test_several_workers_need_redis(tmp_path: object) -> None:
     env["ZIZANY_DATA_DIR"] = str(tmp_path)
     begun = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "tests.scaleout.launcher", str(free_port()), "2"],
+        [sys.executable, "-m", "tests.support.launcher", str(free_port()), "2"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -15,16 +15,10 @@ from starlette.types import ASGIApp
 
 from service.api.app_page import WEB_CLIENT
 from service.app import create_app
-from tests.api.conftest import make_settings
-from tests.web.support import (
-    NODE_MODULES,
-    ROOT,
-    need_chromium,
-    need_node,
-    run_node,
-    serve_built,
-    serve_pages,
-)
+from tests.support.deployment import make_settings
+from tests.support.live import serve_built, serve_pages
+from tests.support.node import need_chromium, need_node, run_node
+from tests.support.paths import NODE_MODULES, ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SCREENSHOT = ARTIFACTS / "web-client.png"

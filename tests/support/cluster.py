@@ -1,8 +1,10 @@
 """Real Zizany server processes for the scale-out tests, sharing PostgreSQL and Redis.
 
-Each `Node` is a separate OS process (`python -m tests.scaleout.launcher PORT`) with its
+Each `Node` is a separate OS process (`python -m tests.support.launcher PORT`) with its
 own port and instance id; a `Cluster` gives them one fresh PostgreSQL database, one Redis
-key prefix and one secret key, and removes all three at the end.
+key prefix and one secret key, and removes all three at the end. `People` and `Sockets`
+are HTTP and Socket.IO clients of its nodes; `sockets_per_worker`, `worker_pid` and
+`spread` look inside a node that runs several workers.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,18 +25,22 @@ from typing import Any
 import httpx
 import redis as sync_redis
 
-from tests.api.support import PASSWORD, Api, Person, expect
-from tests.clients import RecordingClient
-from tests.conftest import need
-from tests.db.conftest import (
+from service.db.migrate import upgrade_url
+from tests.support.clients import PASSWORD, Api, Person, RecordingClient, expect, join
+from tests.support.live import free_port
+from tests.support.paths import ROOT
+from tests.support.services import (
+    REDIS_URL,
     create_postgres_database,
+    delete_redis_prefix,
     drop_postgres_database,
+    need,
+    new_prefix,
     postgres_url,
+    redis_available,
     run_in_fresh_loop,
 )
-from tests.scaleout.redis_env import REDIS_URL, new_prefix
 
-ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 60.0
 
 # Quick presence refreshes and sweeps (the default timing is tested in test_sigkill); the
@@ -44,38 +50,6 @@ FAST_PRESENCE = {
     "ZIZANY_PRESENCE_REFRESH_SECONDS": "1",
     "ZIZANY_PRESENCE_SWEEP_SECONDS": "1",
 }
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def redis_available() -> None:
-    """Skip (fail with CI=true) unless the test Redis answers."""
-    client = sync_redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except Exception as exc:
-        need(False, f"Redis at {REDIS_URL} unavailable: {exc!r}")
-    finally:
-        client.close()
-
-
-def delete_redis_prefix(prefix: str) -> None:
-    """Delete the keys of a prefix (Redis may be down: then there is nothing to delete)."""
-    client = sync_redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-        if keys:
-            client.delete(*keys)
-    except sync_redis.RedisError:
-        pass
-    finally:
-        client.close()
 
 
 @dataclass
@@ -98,7 +72,7 @@ class Node:
     def start(self) -> Node:
         """Start the process (returns at once; see `wait_ready`)."""
         self._log = self.log_path.open("ab")
-        command = [sys.executable, "-m", "tests.scaleout.launcher", str(self.port)]
+        command = [sys.executable, "-m", "tests.support.launcher", str(self.port)]
         if self.workers > 1:
             command.append(str(self.workers))
         self.process = subprocess.Popen(
@@ -203,7 +177,6 @@ def cluster(tmp: Path, **env: str) -> Iterator[Cluster]:
         need(False, f"PostgreSQL unreachable: {exc!r}")
         raise
     prefix = new_prefix()
-    from service.db.migrate import upgrade_url
 
     base_env = {key: value for key, value in os.environ.items() if not key.startswith("ZIZANY_")}
     base_env.update(
@@ -230,6 +203,15 @@ def cluster(tmp: Path, **env: str) -> Iterator[Cluster]:
         with contextlib.suppress(Exception):
             drop_postgres_database(database)
         delete_redis_prefix(prefix)
+
+
+@contextlib.contextmanager
+def workers_cluster(tmp: Path, workers: int = 2, **env: str) -> Iterator[tuple[Cluster, Node]]:
+    """One started `serve --workers N` (named `W`, as `spread` expects) in its own cluster."""
+    with cluster(tmp, **{**FAST_PRESENCE, **env}) as made:
+        node = made.node("W", workers=workers)
+        made.start("W")
+        yield made, node
 
 
 class People(Api):
@@ -281,6 +263,14 @@ class Sockets:
         self.clients.append(client)
         return client
 
+    async def joined(
+        self, node: Node, person: Person, server_id: int, channel_id: int | None = None
+    ) -> RecordingClient:
+        """A client of `node` signed in as `person`, in the server's (and channel's) room."""
+        client = await self.connect(node, cookie(person))
+        await join(client, server_id, channel_id)
+        return client
+
     async def close(self) -> None:
         """Disconnect every client."""
         for client in self.clients:
@@ -288,29 +278,43 @@ class Sockets:
                 await client.close()
 
 
-async def join(client: RecordingClient, server_id: int, channel_id: int | None = None) -> None:
-    """Join the server room (and the channel room) and wait for the answers."""
-    ack = await client.call("server:join", {"serverId": server_id})
-    assert ack["ok"] is True, ack
-    if channel_id is not None:
-        ack = await client.call("channel:join", {"channelId": channel_id})
-        assert ack["ok"] is True, ack
+def sockets_per_worker(prefix: str) -> dict[str, int]:
+    """Live leases per worker identity, read from Redis."""
+    client = sync_redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        return {
+            key.split(":presence:process:", 1)[1]: int(client.scard(key))
+            for key in client.scan_iter(match=f"{prefix}:presence:process:*")
+        }
+    finally:
+        client.close()
 
 
-async def quiet(client: RecordingClient, event: str, seconds: float) -> list[Any]:
-    """Wait `seconds`, then return the payloads of `event` received (for "nothing came")."""
-    await asyncio.sleep(seconds)
-    return client.named(event)
+def worker_pid(node: Node, index: int) -> int:
+    """The pid of the node's current worker `index`, from the supervisor's log."""
+    found = re.findall(rf"worker {index} started \(pid (\d+)\)", node.log)
+    assert found, node.log
+    return int(found[-1])
 
 
-async def eventually(check: Any, timeout: float, interval: float = 0.1) -> Any:
-    """Call the async `check` until it returns something truthy; that value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise TimeoutError(f"not true within {timeout} s: {check}")
-        await asyncio.sleep(interval)
+async def spread(
+    made: Cluster, node: Node, sockets: Sockets, person: Person, server_id: int, channel_id: int
+) -> list[RecordingClient]:
+    """Connect until both workers hold sockets (the kernel picks the worker).
+
+    Connections go in concurrent batches: one at a time, the kernel tends to wake the same
+    idle worker for every accept, and a sequence of 40 has landed on one worker only.
+    """
+
+    async def one() -> RecordingClient:
+        client = await sockets.connect(node, cookie(person))
+        await join(client, server_id, channel_id)
+        return client
+
+    clients: list[RecordingClient] = []
+    for _ in range(15):
+        clients += await asyncio.gather(*(one() for _ in range(6)))
+        counts = sockets_per_worker(made.prefix)
+        if sorted(k for k, v in counts.items() if v) == ["W/w0", "W/w1"]:
+            return clients
+    raise AssertionError(f"the connections did not spread: {sockets_per_worker(made.prefix)}")

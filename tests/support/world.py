@@ -1,76 +1,18 @@
-"""Clients for the live API: signed-up people with their own cookie jars, and a seeded world."""
+"""A world built over REST on a live deployment: people, their servers, their messages.
+
+`build_world` signs up an owner, an admin, a member and an outsider; `World.place` makes
+a public or a private server of theirs on first use. `server_with` makes a plain server
+with members; `Poster` and `stored_ids` write and read a channel's history.
+"""
 
 from __future__ import annotations
 
-import itertools
-import ssl
-import uuid
+import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
-PASSWORD = "correct-horse-battery"
-
-# Made once: building a TLS context per client (httpx's default) costs ~25 ms, and the
-# tests make hundreds of plain-HTTP clients.
-_TLS = ssl.create_default_context()
-_numbers = itertools.count(1)
-
-
-def expect(response: httpx.Response, status: int, code: str | None = None) -> Any:
-    """Assert the status (and the error code); return the JSON body (None when empty)."""
-    assert response.status_code == status, (
-        f"{response.request.method} {response.request.url.path}: "
-        f"expected {status}, got {response.status_code} {response.text}"
-    )
-    if code is not None:
-        assert response.json()["code"] == code, response.text
-    return response.json() if response.content else None
-
-
-@dataclass
-class Person:
-    """A signed-up user and an HTTP client that carries their session cookie."""
-
-    id: int
-    username: str
-    email: str
-    http: httpx.AsyncClient
-
-
-class Api:
-    """Makes clients and people for one live deployment; closes them all at the end."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self._clients: list[httpx.AsyncClient] = []
-
-    def client(self, **options: Any) -> httpx.AsyncClient:
-        """A fresh client (its own cookie jar) for the deployment."""
-        client = httpx.AsyncClient(base_url=self.base_url, timeout=30, verify=_TLS, **options)
-        self._clients.append(client)
-        return client
-
-    async def person(self, name: str = "user") -> Person:
-        """Sign up a new user (unique email) and keep the signed-in client."""
-        number = next(_numbers)
-        username = f"{name}{number}"[:24]
-        email = f"{name}.{uuid.uuid4().hex[:12]}@example.com"
-        http = self.client()
-        body = expect(
-            await http.post(
-                "/api/auth/signup",
-                json={"username": username, "email": email, "password": PASSWORD},
-            ),
-            201,
-        )
-        return Person(id=body["user"]["id"], username=username, email=email, http=http)
-
-    async def aclose(self) -> None:
-        """Close every client made."""
-        for client in self._clients:
-            await client.aclose()
+from tests.support.clients import Api, Person, expect
 
 
 @dataclass
@@ -149,18 +91,9 @@ class SavedWorld:
 async def build_place(owner: Person, admin: Person, member: Person, *, is_public: bool) -> Place:
     """A server owned by `owner`, with `admin` (admin) and `member` in it, and two messages."""
     label = "public" if is_public else "private"
-    server = expect(
-        await owner.http.post(
-            "/api/servers", json={"name": f"{label} place", "is_public": is_public}
-        ),
-        201,
-    )["server"]
-    server_id = server["id"]
-    channels = expect(await owner.http.get(f"/api/servers/{server_id}/channels"), 200)["channels"]
-    channel_id = channels[0]["id"]
-    code = expect(await owner.http.post(f"/api/servers/{server_id}/invites"), 201)["code"]
-    for person in (admin, member):
-        expect(await person.http.post(f"/api/servers/{server_id}/join", json={"code": code}), 201)
+    server_id, channel_id, code = await new_server(
+        owner, admin, member, name=f"{label} place", is_public=is_public
+    )
     expect(
         await owner.http.patch(
             f"/api/servers/{server_id}/members/{admin.id}", json={"role": "admin"}
@@ -190,3 +123,62 @@ async def build_world(api: Api) -> World:
         member=await api.person("member"),
         outsider=await api.person("outsider"),
     )
+
+
+async def new_server(
+    owner: Person, *members: Person, name: str = "shared", is_public: bool = False
+) -> tuple[int, int, str]:
+    """A server of `owner` with `members` joined by invite: its id, general channel, invite."""
+    server_id = expect(
+        await owner.http.post("/api/servers", json={"name": name, "is_public": is_public}), 201
+    )["server"]["id"]
+    channels = expect(await owner.http.get(f"/api/servers/{server_id}/channels"), 200)
+    code = expect(await owner.http.post(f"/api/servers/{server_id}/invites"), 201)["code"]
+    for member in members:
+        expect(await member.http.post(f"/api/servers/{server_id}/join", json={"code": code}), 201)
+    return server_id, channels["channels"][0]["id"], code
+
+
+async def server_with(owner: Person, *members: Person) -> tuple[int, int]:
+    """A private server of `owner` with `members` joined; its id and general channel."""
+    server_id, channel_id, _ = await new_server(owner, *members)
+    return server_id, channel_id
+
+
+class Poster:
+    """Posts numbered messages over REST, retrying while the server is away."""
+
+    def __init__(self, person: Person, channel_id: int) -> None:
+        self.person = person
+        self.path = f"/api/channels/{channel_id}/messages"
+        self.count = 0
+
+    async def post(self) -> int | None:
+        """One message's id; None when the server did not take it (it may be restarting)."""
+        self.count += 1
+        try:
+            response = await self.person.http.post(self.path, json={"content": f"m{self.count}"})
+        except httpx.HTTPError:
+            return None
+        if response.status_code == 503:
+            return None
+        return int(expect(response, 201)["message"]["id"])
+
+    async def keep_posting(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if await self.post() is None:
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.02)
+
+
+async def stored_ids(person: Person, channel_id: int) -> list[int]:
+    """Every message id of the channel, oldest first, from the REST history."""
+    path = f"/api/channels/{channel_id}/messages"
+    ids: list[int] = []
+    params = {"limit": "100"}
+    while True:
+        page = expect(await person.http.get(path, params=params), 200)
+        ids = [m["id"] for m in page["messages"]] + ids
+        if page["next_before"] is None:
+            return ids
+        params = {"limit": "100", "before": str(page["next_before"])}

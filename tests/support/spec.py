@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from codegen.loader import deref, load_yaml
+from tests.support.paths import ROOT, SPEC
 
-ROOT = Path(__file__).resolve().parents[2]
-ASYNCAPI = ROOT / "spec" / "asyncapi.yaml"
-SEED_COPY = ROOT / "spec" / "seed" / "socket-spec.md"
+ASYNCAPI = SPEC / "asyncapi.yaml"
+SEED_COPY = SPEC / "seed" / "socket-spec.md"
 SHARED_SEED = ROOT.parent / "shared" / "contract" / "socket-spec.md"
 
 

@@ -1,4 +1,4 @@
-"""One Zizany process for the scale-out tests: `python -m tests.scaleout.launcher PORT [N]`.
+"""One Zizany process for the scale-out tests: `python -m tests.support.launcher PORT [N]`.
 
 Runs `service.workers.serve` (what `zizany serve [--workers N]` runs) with the settings
 from the environment, like the CLI.

@@ -1,4 +1,4 @@
-"""Small builders for DB tests: real rows through the real query functions."""
+"""Small builders for DB tests: real rows through the real query functions (and read back)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import itertools
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.channels import list_channels
+from service.db.messages import list_messages_after
 from service.db.servers import create_server
 from service.db.tables import ServerRow, UserRow
 from service.db.users import create_user
@@ -31,6 +32,18 @@ async def make_server(
 ) -> ServerRow:
     """A server owned by `owner` (with its `general` channel)."""
     return await create_server(session=session, owner_id=owner.id, name=name, is_public=is_public)
+
+
+async def stored_contents(session: AsyncSession, channel_id: int) -> list[str]:
+    """The content of every message of the channel, oldest first (all history pages)."""
+    page = await list_messages_after(session=session, channel_id=channel_id, after=0, limit=100)
+    contents = [m.message.content for m in page.messages]
+    while page.next_cursor is not None:
+        page = await list_messages_after(
+            session=session, channel_id=channel_id, after=page.next_cursor, limit=100
+        )
+        contents += [m.message.content for m in page.messages]
+    return contents
 
 
 async def general_channel_id(session: AsyncSession, server_id: int) -> int:

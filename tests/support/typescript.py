@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.support import NODE_MODULES, ROOT, need_node, run_node
+from tests.support.node import need_node, run_node
+from tests.support.paths import NODE_MODULES, ROOT
 
 EXAMPLE = ROOT / "clients" / "typescript"
 TSC = NODE_MODULES / "typescript" / "bin" / "tsc"
