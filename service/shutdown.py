@@ -12,10 +12,11 @@ the signal (`ZIZANY_SHUTDOWN_TIMEOUT_SECONDS`, default 10):
 2. wait for the events already received to finish and send their acks (until half the
    budget) — `Drainable.finish_events`;
 3. close every socket: WebSockets with 1012 after what they have queued, held long-polls
-   answered; each socket's disconnect cleanup runs (until three quarters) —
-   `Drainable.close_sockets`;
-4. uvicorn's own shutdown for what is left (HTTP requests still running, until 85 %),
-   then the lifespan's (Redis presence leases dropped, connections closed).
+   answered; each socket's disconnect cleanup runs (until 70 %) — `Drainable.close_sockets`;
+   a client gets a second to answer the close frame, then its connection is dropped;
+4. uvicorn's own shutdown for what is left (HTTP requests still running, until 80 %),
+   then the lifespan's (Redis presence leases dropped, connections closed). The rest of
+   the budget is for that and for the interpreter's exit (about a second).
 
 A watchdog thread ends the process (status 1) when the budget is spent anyway.
 After a graceful shutdown the process exits with status 0 (service.workers).
@@ -38,8 +39,9 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 log = logging.getLogger("zizany.shutdown")
 
 EVENTS_SHARE = 0.5  # of the budget, counted from the signal: events finish by then,
-SOCKETS_SHARE = 0.75  # sockets are closed by then,
-REQUESTS_SHARE = 0.85  # HTTP requests still running are cancelled then.
+SOCKETS_SHARE = 0.7  # sockets are closed by then,
+REQUESTS_SHARE = 0.8  # HTTP requests still running are cancelled then.
+CLOSE_HANDSHAKE_SECONDS = 1.0  # how long a client has to answer the close frame
 FORCED_EXIT_STATUS = 1
 
 
@@ -82,8 +84,10 @@ class GracefulServer(uvicorn.Server):
         if self.app is not None:
             self.app.begin_draining()
             await self.app.finish_events(started + EVENTS_SHARE * self.timeout)
-            await self.app.close_sockets(started + SOCKETS_SHARE * self.timeout)
-            await self._websockets_gone(started + SOCKETS_SHARE * self.timeout)
+            sockets_deadline = started + SOCKETS_SHARE * self.timeout
+            await self.app.close_sockets(sockets_deadline)
+            answered = time.monotonic() + CLOSE_HANDSHAKE_SECONDS
+            await self._websockets_gone(min(sockets_deadline, answered))
         left = started + REQUESTS_SHARE * self.timeout - time.monotonic()
         self.config.timeout_graceful_shutdown = max(1, int(left))
         await super().shutdown(sockets)
