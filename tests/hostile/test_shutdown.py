@@ -93,9 +93,7 @@ async def test_every_message_received_before_the_signal_is_acked_before_the_1012
     tmp_path: Path,
 ) -> None:
     timeout = 8.0
-    with running(
-        tmp_path, message_rate_limit=100_000, shutdown_timeout_seconds=timeout
-    ) as server:
+    with running(tmp_path, message_rate_limit=100_000, shutdown_timeout_seconds=timeout) as server:
         cookie = signup(server.url, "drainer")
         channel_id = _first_channel(server, cookie, create_public_server(server.url, cookie))
         sockets = [await connected_socket(server, cookie) for _ in range(SOCKETS)]
@@ -121,7 +119,9 @@ async def test_every_message_received_before_the_signal_is_acked_before_the_1012
         log = "\n".join(server.log_lines())
 
     codes = [code for _, code in results]
-    acked = set().union(*(_acked_contents(packets, sent[n]) for n, (packets, _) in enumerate(results)))
+    acked: set[str] = set()
+    for n, (packets, _) in enumerate(results):
+        acked |= _acked_contents(packets, sent[n])
     stored = _stored_contents(tmp_path)
     running_at_signal = re.search(r"client events finished: (\d+) were running", log)
     print(
