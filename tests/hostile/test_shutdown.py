@@ -45,10 +45,9 @@ async def _exit_status(server: ServerProcess, signalled: float, bound: float) ->
     return status, time.monotonic() - signalled
 
 
-def _first_channel(server: ServerProcess, cookie: str, server_id: int) -> int:
-    response = httpx.get(
-        f"{server.url}/api/servers/{server_id}/channels", cookies={"connect.sid": cookie}
-    )
+def first_channel(url: str, cookie: str, server_id: int) -> int:
+    """The id of the server's first channel (`general`)."""
+    response = httpx.get(f"{url}/api/servers/{server_id}/channels", cookies={"connect.sid": cookie})
     assert response.status_code == 200, response.text
     channel_id: int = response.json()["channels"][0]["id"]
     return channel_id
@@ -59,7 +58,7 @@ def _stored_contents(data_dir: Path) -> set[str]:
         return {row[0] for row in db.execute("SELECT content FROM messages")}
 
 
-async def _read_until_closed(ws: ClientConnection) -> tuple[list[str], int | None]:
+async def read_until_closed(ws: ClientConnection) -> tuple[list[str], int | None]:
     """Every packet until the server closes the socket, and its close code."""
     packets: list[str] = []
     try:
@@ -76,7 +75,7 @@ async def _read_until_closed(ws: ClientConnection) -> tuple[list[str], int | Non
     return packets, received.code if received is not None else None
 
 
-def _acked_contents(packets: list[str], contents: dict[int, str]) -> set[str]:
+def acked_contents(packets: list[str], contents: dict[int, str]) -> set[str]:
     """The contents of the messages whose ok ack is among `packets` (ack id → content)."""
     acked: set[str] = set()
     for packet in packets:
@@ -95,13 +94,13 @@ async def test_every_message_received_before_the_signal_is_acked_before_the_1012
     timeout = 8.0
     with running(tmp_path, message_rate_limit=100_000, shutdown_timeout_seconds=timeout) as server:
         cookie = signup(server.url, "drainer")
-        channel_id = _first_channel(server, cookie, create_public_server(server.url, cookie))
+        channel_id = first_channel(server.url, cookie, create_public_server(server.url, cookie))
         sockets = [await connected_socket(server, cookie) for _ in range(SOCKETS)]
         for ws in sockets:
             await ws.send(f'421["channel:join",{{"channelId":{channel_id}}}]')
             while not (await next_packet(ws)).startswith("431"):
                 pass
-        readers = [asyncio.create_task(_read_until_closed(ws)) for ws in sockets]
+        readers = [asyncio.create_task(read_until_closed(ws)) for ws in sockets]
         sent: list[dict[int, str]] = [{} for _ in sockets]
         # Every socket sends its messages at once; the signal follows the last send, while
         # the server is still storing them (a batch of group commits).
@@ -121,7 +120,7 @@ async def test_every_message_received_before_the_signal_is_acked_before_the_1012
     codes = [code for _, code in results]
     acked: set[str] = set()
     for n, (packets, _) in enumerate(results):
-        acked |= _acked_contents(packets, sent[n])
+        acked |= acked_contents(packets, sent[n])
     stored = _stored_contents(tmp_path)
     running_at_signal = re.search(r"client events finished: (\d+) were running", log)
     print(
