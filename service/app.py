@@ -7,6 +7,7 @@ parts first, then the real-time side; stopped in the reverse order.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -30,15 +31,23 @@ from service.realtime.assembly import Implementations, Realtime
 from service.settings import Settings
 from service.transport import guards
 
+log = logging.getLogger("zizany.shutdown")
+
 
 class App:
     """The ASGI app of one process, with its parts (for tests and tools) and the real-time side.
 
-    `realtime` is None for a REST-only app (`create_app(settings, notifier=...)`).
+    `realtime` is None for a REST-only app (`create_app(settings, notifier=...)`). It is
+    `service.shutdown.Drainable`: the server drains it on SIGTERM.
     """
 
     def __init__(
-        self, asgi: ASGIApp, *, api: FastAPI, parts: Parts, realtime: Realtime | None
+        self,
+        asgi: guards.TransportGuards,
+        *,
+        api: FastAPI,
+        parts: Parts,
+        realtime: Realtime | None,
     ) -> None:
         self.asgi = asgi
         self.api = api
@@ -47,6 +56,23 @@ class App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
+
+    def begin_draining(self) -> None:
+        """Refuse new requests and handshakes (503) and new client events (no ack)."""
+        self.asgi.begin_draining()
+        if self.realtime is not None:
+            self.realtime.drain.begin()
+
+    async def finish_events(self, deadline: float) -> None:
+        """Wait (until the monotonic `deadline`) for the client events being handled."""
+        if self.realtime is not None:
+            await self.realtime.drain.finish_events(deadline)
+
+    async def close_sockets(self, deadline: float) -> None:
+        """Close every socket of the process (1012), their cleanup run, by `deadline`."""
+        if self.realtime is not None:
+            closed = await self.realtime.drain.close_sockets(deadline)
+            log.info("closed %d sockets", closed)
 
 
 def create_app(

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     request_read_timeout_seconds: float = Field(default=10.0, gt=0)
     keep_alive_timeout_seconds: int = Field(default=5, ge=1)
     max_connections: int = Field(default=4096, ge=1)
+    # A graceful shutdown (SIGTERM) ends within this many seconds (service.shutdown).
+    shutdown_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     strict_emits: bool = False
     validate_emits: bool = True
     # Several processes (issue 6): a Redis key prefix per deployment, a stable id per process.

@@ -4,7 +4,9 @@ With several workers the parent binds the port once and hands the listening sock
 each worker (spawned, not forked), then watches them: a worker that dies is started
 again under the same identity (`{instance}/w{n}`), so it clears the presence leases of
 its previous life at once instead of waiting for them to expire. The parent passes
-SIGINT/SIGTERM on as SIGTERM (graceful shutdown) and waits for the workers.
+SIGINT/SIGTERM on as SIGTERM (graceful shutdown, service.shutdown) and waits for the
+workers until `ZIZANY_SHUTDOWN_TIMEOUT_SECONDS` have passed, then kills what is left
+(each worker's own budget is a second shorter, so it normally ends first).
 
 Long-polling needs every request of a Socket.IO session to reach the same process:
 behind a load balancer, use sticky sessions (or WebSocket-only clients). Within one
@@ -36,15 +38,17 @@ from service.logs import configure_logging
 from service.metrics import MULTIPROC_ENV
 from service.realtime.direct import DirectWritesProtocol
 from service.settings import Settings
+from service.shutdown import Drainable, GracefulServer
 from service.transport.deadlines import with_read_deadline
 
 log = logging.getLogger("zizany.workers")
 
 AppFactory = Callable[[Settings], Any]
-GRACEFUL_SHUTDOWN_SECONDS = 30.0
 STARTUP_FAILED = 3  # the exit status when the app did not start (as `uvicorn` exits)
 # A worker that dies sooner than this after starting is restarted only after this delay.
 RESTART_BACKOFF_SECONDS = 1.0
+# A worker's shutdown budget is the supervisor's less this (at least half of it).
+SUPERVISOR_MARGIN_SECONDS = 1.0
 
 
 def _default_factory(settings: Settings) -> Any:
@@ -105,7 +109,8 @@ def _config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Confi
         log_level=settings.log_level.lower(),
         # uvicorn's loggers propagate to the handler service.logs installed: one format.
         log_config=None,
-        timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_SECONDS),
+        # What service.shutdown leaves to uvicorn; it sets the time left when it gets there.
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout_seconds)),
     )
 
 
@@ -122,9 +127,39 @@ def _run_worker(
     settings = with_instance_id(settings, instance_id)
     if sock is not None:  # a spawned worker: configure logging like the CLI does
         configure_logging(settings.log_level, settings.log_format, instance=instance_id)
-    server = uvicorn.Server(_config(app_factory(settings), settings, host, port))
+    app = app_factory(settings)
+    drainable: Drainable | None = app if hasattr(app, "begin_draining") else None
+    server = GracefulServer(
+        _config(app, settings, host, port), drainable, timeout=settings.shutdown_timeout_seconds
+    )
+    # uvicorn raises the signal it stopped on again once it is done; the shutdown was
+    # graceful by then, so it ends the process with status 0 instead of killing it.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _after_shutdown)
     server.run(sockets=[sock] if sock is not None else None)
     return server.started
+
+
+def _worker_main(
+    settings: Settings,
+    host: str,
+    port: int,
+    instance_id: str,
+    sock: socket.socket,
+    app_factory: AppFactory,
+) -> None:
+    """A spawned worker: serve, then end the process at once.
+
+    Everything was closed by the shutdown; the interpreter's own teardown (about a second
+    for this many modules, and once seen hanging past the supervisor's bound) is skipped.
+    """
+    started = _run_worker(settings, host, port, instance_id, sock, app_factory)
+    logging.shutdown()
+    os._exit(0 if started else STARTUP_FAILED)
+
+
+def _after_shutdown(signum: int, _frame: FrameType | None) -> None:
+    log.debug("signal %d handled by the graceful shutdown", signum)
 
 
 def _supervise(
@@ -140,10 +175,17 @@ def _supervise(
     spawn = multiprocessing.get_context("spawn")
     sock = _config(None, settings, host, port).bind_socket()
     stopping = False
+    stopped_at = 0.0
     metrics_dir = _metrics_dir(settings)
+    budget = settings.shutdown_timeout_seconds
+    worker_settings = settings.model_copy(
+        update={"shutdown_timeout_seconds": max(budget / 2, budget - SUPERVISOR_MARGIN_SECONDS)}
+    )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
+        nonlocal stopping, stopped_at
+        if not stopping:
+            stopped_at = time.monotonic()
         stopping = True
 
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -151,8 +193,8 @@ def _supervise(
 
     def start(index: int) -> tuple[BaseProcess, float]:
         process = spawn.Process(
-            target=_run_worker,
-            args=(settings, host, port, f"{instance}/w{index}", sock, app_factory),
+            target=_worker_main,
+            args=(worker_settings, host, port, f"{instance}/w{index}", sock, app_factory),
             name=f"zizany-w{index}",
         )
         process.start()
@@ -177,11 +219,12 @@ def _supervise(
     finally:
         for process, _ in running.values():
             if process.is_alive():
-                process.terminate()  # SIGTERM: uvicorn's graceful shutdown
-        deadline = time.monotonic() + GRACEFUL_SHUTDOWN_SECONDS + 5
+                process.terminate()  # SIGTERM: the worker's graceful shutdown
+        deadline = (stopped_at or time.monotonic()) + budget
         for process, _ in running.values():
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
+                log.error("worker pid %s did not stop in %.1f s: killed", process.pid, budget)
                 process.kill()
                 process.join()
         sock.close()

@@ -24,6 +24,7 @@ from service.db.message_writer import MessageWriter
 from service.realtime.announcer import Announcer
 from service.realtime.backplane import Backplane
 from service.realtime.broadcaster import Broadcaster
+from service.realtime.drain import SocketDrain
 from service.realtime.handlers import ZizanyHandlers
 from service.realtime.hub import Hub
 from service.realtime.presence import Presence
@@ -90,6 +91,7 @@ class Realtime:
             rooms_are_exact=parts.backplane is None,
         )
         self.dispatcher = bind(self.hub.sio, self.handlers, self.hub.emitter)
+        self.drain = SocketDrain(self.hub.sio)  # a graceful shutdown (service.shutdown)
 
     def asgi(self, other_app: Callable[..., Any]) -> socketio.ASGIApp:
         """One ASGI app: Socket.IO under /socket.io, everything else (and the lifespan) to

@@ -142,6 +142,14 @@ class DirectWritesProtocol(WebSocketsSansIOProtocol):
         if scope is not None and not self.close_sent and not self.conn.extensions:
             scope["extensions"][EXTENSION] = RawWriter(self)
 
+    async def send(self, message: Any) -> None:
+        """As uvicorn does; a handshake answered with an HTTP response (the transport
+        guards' 503 during a shutdown) counts as complete, so uvicorn does not log it as
+        an app that "returned without completing handshake"."""
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            self.handshake_complete = True
+
 
 class LeanQueue:
     """The part of `asyncio.Queue` python-engineio uses, in a fraction of its memory.

@@ -16,6 +16,10 @@ What python-engineio does not bound by itself, answered here before it gets ther
   presence and typing, runs as for any disconnect).
 - **Refused handshakes.** When the server refuses a Socket.IO CONNECT (`CONNECT_ERROR`,
   e.g. no session cookie), the connection is closed right after the refusal is sent.
+- **Shutting down** (`begin_draining()`, service.shutdown): every new request and
+  WebSocket handshake is answered `503` (`Retry-After`), except the polling requests of
+  a session already open (they carry its last acks and its end); the WebSockets the
+  server closes from then on close with code 1012 (Service Restart).
 
 Each connection logs at most one warning (its first bad packet); the rest go to debug.
 Polling sessions that never poll or upgrade are closed by Engine.IO itself after
@@ -48,6 +52,8 @@ RECORD_SEPARATOR = "\x1e"  # between the packets of a polling body
 CLOSE_POLICY = 1008  # WebSocket close codes: policy violation,
 CLOSE_UNSUPPORTED = 1003  # unsupported data (binary),
 CLOSE_TOO_BIG = 1009  # message too big
+CLOSE_RESTART = 1012  # and service restart (a graceful shutdown)
+RETRY_AFTER_SECONDS = 1
 # Sessions remembered as already warned about (bounded: oldest forgotten first).
 _MAX_WARNED = 10_000
 
@@ -69,9 +75,16 @@ class TransportGuards:
         self.max_depth = max_depth
         self._open_polls: set[str] = set()
         self._warned: OrderedDict[str, None] = OrderedDict()
+        self.draining = False
+
+    def begin_draining(self) -> None:
+        """Refuse new requests and handshakes; server-side WebSocket closes say 1012."""
+        self.draining = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not _is_engineio(scope):
+        if self.draining and scope["type"] in ("http", "websocket") and not _open_poll(scope):
+            await _refuse_draining(scope, receive, send)
+        elif scope["type"] not in ("http", "websocket") or not _is_engineio(scope):
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
@@ -245,6 +258,8 @@ class TransportGuards:
         async def guarded_send(message: Message) -> None:
             if closing:
                 return  # the close frame went out; Engine.IO is told on its next receive
+            if message["type"] == "websocket.close" and self.draining:
+                message = {"type": "websocket.close", "code": CLOSE_RESTART, "reason": "restart"}
             await send(message)
             if message["type"] == "websocket.send" and _is_refusal(message.get("text")):
                 log.info("closing WebSocket from %s: handshake refused", peer)
@@ -280,6 +295,32 @@ def _is_engineio(scope: Scope) -> bool:
 def _is_refusal(packet: str | None) -> bool:
     """Whether a packet the server sends is a Socket.IO CONNECT_ERROR."""
     return packet is not None and packet.startswith(ENGINEIO_MESSAGE + SOCKETIO_CONNECT_ERROR)
+
+
+def _open_poll(scope: Scope) -> bool:
+    """Whether this is a polling request of an Engine.IO session (it has a sid)."""
+    return scope["type"] == "http" and _is_engineio(scope) and _sid(scope) is not None
+
+
+async def _refuse_draining(scope: Scope, receive: Receive, send: Send) -> None:
+    """503 to a request or WebSocket handshake that arrives during a shutdown."""
+    message = "the server is shutting down; try again shortly"
+    if scope["type"] == "http":
+        await _answer(send, 503, "E_INTERNAL", message, retry_after=RETRY_AFTER_SECONDS)
+        return
+    await receive()  # websocket.connect
+    body = orjson.dumps({"code": "E_INTERNAL", "message": message})
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+            ],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": body})
 
 
 def _sid(scope: Scope) -> str | None:
@@ -333,18 +374,17 @@ async def _disconnected() -> Message:
     return {"type": "http.disconnect"}
 
 
-async def _answer(send: Send, status: int, code: str, message: str) -> None:
+async def _answer(
+    send: Send, status: int, code: str, message: str, *, retry_after: int | None = None
+) -> None:
     """A JSON error in the contract's shape; the connection closes after it."""
     body = orjson.dumps({"code": code, "message": message})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
