@@ -17,12 +17,10 @@ import redis as sync_redis
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.db.conftest import postgres_url
 from tests.hostile.process import create_public_server, signup
 from tests.hostile.test_shutdown import acked_contents, first_channel, read_until_closed
-from tests.scaleout.cluster import FAST_PRESENCE, Cluster, Node, cluster
-from tests.scaleout.redis_env import REDIS_URL
-from tests.scaleout.test_workers import sockets_per_worker
+from tests.support.cluster import FAST_PRESENCE, Cluster, Node, cluster, sockets_per_worker
+from tests.support.services import REDIS_URL, postgres_url
 
 pytestmark = [
     pytest.mark.anyio,
