@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -235,13 +236,16 @@ async def metrics(
 ) -> dict[str, Any]:
     """Fan-out's ladder for the room of `metrics_room`, then message:create, on a Zizany
     with metrics `on` or off; then what its `/metrics` counted (on: every acked
-    message:create counted `ok`; off: no `/metrics` at all)."""
+    message:create counted `ok`; off: no `/metrics` at all). `--quick` runs only the top
+    step of each ladder (the most deliveries, so the finest CPU figure)."""
     size = params.metrics_room
+    rates = params.fanout_rates[size]
+    if params.quick:
+        rates = rates[-1:]
+        params = dataclasses.replace(params, create_rates=params.create_rates[-1:])
     out: dict[str, Any] = {
         "metrics": on,
-        "fanout": [
-            await fanout(server, world, params, size, params.fanout_rates[size], ledger, label)
-        ],
+        "fanout": [await fanout(server, world, params, size, rates, ledger, label)],
     }
     await server.quiesce()
     out["message_create"] = await create(server, world, params, ledger, label)
