@@ -87,7 +87,7 @@ class Dispatcher(Generic[P]):
         sio.on("connect", self._connect)
         sio.on("disconnect", self._disconnect)
         for op in self.operations:
-            sio.on(op.event, self._handler_for(op))
+            sio.on(op.event, self._observed(op.event, self._handler_for(op)))
 
     async def _connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
         done = self.observer.event_started(sid, CONNECT)
@@ -143,21 +143,34 @@ class Dispatcher(Generic[P]):
         except Exception:
             log.exception("%s hook failed for socket %s", event, sid)
 
+    def _observed(
+        self, event: str, handle: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
+        """`handle`, told to the observer from the event's arrival to its ack."""
+
+        async def observed(sid: str, *args: Any) -> Any:
+            if sid not in self._locks:  # not an accepted socket: ignored, not observed
+                return await handle(sid, *args)
+            done = self.observer.event_started(sid, event)
+            code: str | None = "E_INTERNAL"  # unless it is answered
+            try:
+                ack = await handle(sid, *args)
+                code = _failed_code(ack)
+                return ack
+            finally:
+                done(code)
+
+        observed.__name__ = handle.__name__
+        return observed
+
     def _handler_for(self, op: Operation) -> Callable[..., Awaitable[Any]]:
         async def handle(sid: str, *args: Any) -> Any:
             lock = self._locks.get(sid)
             if lock is None:
                 return None
-            done = self.observer.event_started(sid, op.event)
-            code: str | None = "E_INTERNAL"  # unless it is answered
-            try:
-                # One event at a time per socket, in arrival order (asyncio.Lock is FIFO).
-                async with lock:
-                    ack = await self.dispatch(op, sid, args)
-                code = _failed_code(ack)
-                return ack
-            finally:
-                done(code)
+            # One event at a time per socket, in arrival order (asyncio.Lock is FIFO).
+            async with lock:
+                return await self.dispatch(op, sid, args)
 
         handle.__name__ = f"handle_{op.method}"
         return handle
