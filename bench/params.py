@@ -23,6 +23,7 @@ class Params:
     history_rows: int = 100_000
     history_requests: int = 200
     validation_room: int = 100
+    metrics_room: int = 100  # the metrics on/off scenario: fan-out's ladder for this room
     postgres: bool = True
     cluster_room: int = 100  # receivers on process B; the ladder is fan-out's room-of-100 one
     # The generator's ceiling: rooms measured against bench/ceiling_server.mjs.

@@ -33,6 +33,7 @@ SCENARIOS = (
     "fanout-validation",
     "cluster",
     "workers",
+    "metrics",
 )
 
 
@@ -79,6 +80,16 @@ def plan(run: Run, *, skip_node: bool, patches: str) -> list[Instance]:
             ["fanout-validation"],
             "zizany-sqlite-novalidate",
             {"ZIZANY_VALIDATE_EMITS": "false"},
+        ),
+        *(
+            Instance(
+                "zizany",
+                "sqlite",
+                ["metrics"],
+                f"zizany-sqlite-metrics-{state}",
+                {"ZIZANY_METRICS": "true" if state == "on" else "false"},
+            )
+            for state in ("off", "on")
         ),
         Instance(
             "zizany",
@@ -185,6 +196,9 @@ async def bench_instance(run: Run, inst: Instance) -> None:
                     server, world, params, size, params.fanout_rates[size], run.ledger, label
                 )
             ]
+        if "metrics" in chosen:
+            on = inst.env.get("ZIZANY_METRICS") == "true"
+            out.update(await scenarios.metrics(server, world, params, run.ledger, label, on=on))
         if "create" in chosen:
             out["message_create"] = await scenarios.create(server, world, params, run.ledger, label)
         if "history" in chosen:

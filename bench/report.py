@@ -3,8 +3,9 @@ figures, and the chart (.png).
 
 Sections: Zizany against Node (one table, the ratios), the scale curve (deliveries/s and
 CPU-µs per delivery from rooms of 10 to 5,000, with the receivers' CPU per delivery and
-the generator's ceiling), `message:create` on 1 and 2 processes on Redis, and the memory
-probe's per-connection figures and top allocation sites.
+the generator's ceiling), `message:create` on 1 and 2 processes on Redis, the memory
+probe's per-connection figures and top allocation sites, and the cost of metrics (the same
+scenarios on a Zizany with `ZIZANY_METRICS=true` and one without).
 """
 
 from __future__ import annotations
@@ -226,6 +227,71 @@ def memory_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _same_rate(
+    off: list[dict[str, Any]], on: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The steps of the highest rate both ladders ran (passed in both if one was), so CPU
+    per delivery is compared under the same load."""
+    by_rate = {s["rate"]: s for s in on}
+    common = [(s, by_rate[s["rate"]]) for s in off if s["rate"] in by_rate]
+    passed = [pair for pair in common if pair[0].get("passed") and pair[1].get("passed")]
+    pairs = passed or common
+    return max(pairs, key=lambda pair: pair[0]["rate"]) if pairs else ({}, {})
+
+
+def metrics_cost(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Metrics on against off: fan-out (room of 100) and message:create, one run."""
+    off = results.get("zizany-sqlite-metrics-off", {})
+    on = results.get("zizany-sqlite-metrics-on", {})
+    if not off.get("fanout") or not on.get("fanout"):
+        return "", {}
+    lines = [
+        "| scenario | figure | metrics off | metrics on | on / off |",
+        "|---|---|---:|---:|---:|",
+    ]
+    ratios: dict[str, Any] = {}
+
+    def row(scn: str, fig: str, a: float | None, b: float | None) -> None:
+        r = ratio(b, a)
+        ratios[f"metrics on/off · {scn} · {fig}"] = r
+        lines.append(f"| {scn} | {fig} | {fmt(a)} | {fmt(b)} | {fmt(r)} |")
+
+    fo, fn = off["fanout"][0], on["fanout"][0]
+    scn = f"fan-out room {fo['room']}"
+    row(
+        scn,
+        "deliveries/s (p99<100ms)",
+        (fo["best"] or {}).get("deliveries_per_s"),
+        (fn["best"] or {}).get("deliveries_per_s"),
+    )
+    so, sn = _same_rate(fo["steps"], fn["steps"])
+    if so:
+        at = f"@ {so['rate']:g} msg/s"
+        row(scn, f"CPU-µs/delivery {at}", so["cpu_us_per_delivery"], sn["cpu_us_per_delivery"])
+        row(scn, f"p99 ms {at}", so["p99_ms"], sn["p99_ms"])
+    co, cn = off.get("message_create"), on.get("message_create")
+    if co and cn:
+        scn = "message:create sqlite"
+        row(
+            scn,
+            "msg/s (p99<200ms)",
+            (co["best"] or {}).get("messages_per_s"),
+            (cn["best"] or {}).get("messages_per_s"),
+        )
+        so, sn = _same_rate(co["steps"], cn["steps"])
+        if so:
+            at = f"@ {so['rate']:g} msg/s"
+            row(scn, f"CPU-µs/message {at}", so["cpu_us_per_message"], sn["cpu_us_per_message"])
+            row(scn, f"p99 ms {at}", so["p99_ms"], sn["p99_ms"])
+    scrape = on.get("scrape") or {}
+    lines += [
+        "",
+        f"The metrics-on server's `/metrics` afterwards: {fmt(scrape.get('create_ok_counted'))} "
+        f"message:create counted ok, {fmt(scrape.get('deliveries'))} message:new deliveries.",
+    ]
+    return "\n".join(lines), ratios
+
+
 def summarize(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Every section of the report, and the ratio figures."""
     table, ratios = comparison(results)
@@ -248,6 +314,10 @@ def summarize(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     ):
         if body:
             sections.append(f"{title}:\n\n{body}")
+    body, cost = metrics_cost(results)
+    if body:
+        sections.append(f"Cost of metrics (`ZIZANY_METRICS=true` against off, one run):\n\n{body}")
+        ratios.update(cost)
     return "\n\n".join(sections), ratios
 
 

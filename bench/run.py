@@ -11,8 +11,8 @@ printed, and beside the JSON as .md).
 Scenarios (bench/scenarios.py, bench/memory.py): the generator's ceiling against a
 broadcast-only server, connections, fan-out (rooms of 10 to 5,000), message:create on
 SQLite and PostgreSQL, history, the memory probe (tracemalloc over idle sockets), emit
-validation on/off, cluster (two processes on Redis) and workers (`zizany serve
---workers N`, message:create).
+validation on/off, cluster (two processes on Redis), workers (`zizany serve
+--workers N`, message:create) and metrics on/off (fan-out room 100 and message:create).
 """
 
 from __future__ import annotations

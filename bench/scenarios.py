@@ -9,11 +9,14 @@
   a ladder until p99 passes 200 ms.
 - `history`: REST pages on a channel of `history_rows` messages.
 - `cluster`: the sender on process A, the room on process B (Redis between them).
+- `metrics`: fan-out (room of 100) and `create` on a Zizany with metrics on or off, and a
+  check of what its `/metrics` counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -226,3 +229,47 @@ async def cluster(
     )
     out["processes"] = len(group.servers)
     return out
+
+
+async def metrics(
+    server: ServerProc, world: World, params: Params, ledger: Ledger, label: str, *, on: bool
+) -> dict[str, Any]:
+    """Fan-out's ladder for the room of `metrics_room`, then message:create, on a Zizany
+    with metrics `on` or off; then what its `/metrics` counted (on: every acked
+    message:create counted `ok`; off: no `/metrics` at all). `--quick` runs only the top
+    step of each ladder (the most deliveries, so the finest CPU figure)."""
+    size = params.metrics_room
+    rates = params.fanout_rates[size]
+    if params.quick:
+        rates = rates[-1:]
+        params = dataclasses.replace(params, create_rates=params.create_rates[-1:])
+    out: dict[str, Any] = {
+        "metrics": on,
+        "fanout": [await fanout(server, world, params, size, rates, ledger, label)],
+    }
+    await server.quiesce()
+    out["message_create"] = await create(server, world, params, ledger, label)
+    acked = sum(s["accepted"] for r in (*out["fanout"], out["message_create"]) for s in r["steps"])
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/metrics") as r:
+        text = await r.text()
+        status = r.status
+    counted = _sample_sum(text, "zizany_client_events_total", event="message:create", code="ok")
+    delivered = _sample_sum(text, "zizany_broadcast_deliveries_total", event="message:new")
+    out["scrape"] = {"status": status, "create_ok_counted": counted, "deliveries": delivered}
+    print(f"  {label} /metrics: {out['scrape']} (message:create acked ok: {acked})", flush=True)
+    if on and (status != 200 or counted < acked):
+        ledger.problems.append(f"{label}: /metrics {status}, counted {counted} of {acked} acks")
+    if not on and status != 404:
+        ledger.problems.append(f"{label}: metrics are off, yet /metrics answered {status}")
+    return out
+
+
+def _sample_sum(text: str, name: str, **labels: str) -> float:
+    """The sum of the exposition samples of `name` that have these `labels`."""
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
+    total = 0.0
+    for line in text.splitlines():
+        head, _, value = line.rpartition(" ")
+        if head.startswith(name + "{") and all(w in head for w in wanted):
+            total += float(value)
+    return total

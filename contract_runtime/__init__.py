@@ -4,5 +4,6 @@
 the client's base); it imports neither `generated` nor `service`. Modules:
 `errors` (ContractError, EmitRejected), `schemas` (compiled validators, `dump`),
 `emitter` (EmitterBase, SocketId), `dispatcher` (Dispatcher, HandlersBase, Context,
-Operation) and `client` (ClientBase, the generated client's base).
+Operation), `observer` (DispatchObserver: the dispatcher's hook for metrics and logs) and
+`client` (ClientBase, the generated client's base).
 """

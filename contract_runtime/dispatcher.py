@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from contract_runtime.emitter import EmitterBase, SocketId
 from contract_runtime.errors import ContractError, EmitRejected
+from contract_runtime.observer import CONNECT, DISCONNECT, DispatchObserver, NoObserver
 from contract_runtime.schemas import MAX_TEXT, dump
 
 P = TypeVar("P")
@@ -60,7 +61,10 @@ class HandlersBase(abc.ABC, Generic[P]):
 
 
 class Dispatcher(Generic[P]):
-    """Registers the operations on an AsyncServer and runs them: validate, handle, answer."""
+    """Registers the operations on an AsyncServer and runs them: validate, handle, answer.
+
+    `observer` hears of every connection and event it runs (contract_runtime.observer).
+    """
 
     def __init__(
         self,
@@ -79,12 +83,25 @@ class Dispatcher(Generic[P]):
         self.operations = tuple(operations)
         self.principals: dict[str, P] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self.observer: DispatchObserver = NoObserver()
         sio.on("connect", self._connect)
         sio.on("disconnect", self._disconnect)
         for op in self.operations:
-            sio.on(op.event, self._handler_for(op))
+            sio.on(op.event, self._observed(op.event, self._handler_for(op)))
 
     async def _connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+        done = self.observer.event_started(sid, CONNECT)
+        code: str | None = "E_INTERNAL"
+        try:
+            await self._accept(sid, environ)
+            code = None
+        except socketio.exceptions.ConnectionRefusedError as refused:
+            code = str(refused.error_args.get("message", code))
+            raise
+        finally:
+            done(code)
+
+    async def _accept(self, sid: str, environ: Mapping[str, Any]) -> None:
         try:
             principal = await self.handlers.authenticate(SocketId(sid), environ)
         except asyncio.CancelledError:
@@ -96,16 +113,22 @@ class Dispatcher(Generic[P]):
             raise socketio.exceptions.ConnectionRefusedError("E_UNAUTHORIZED")
         self.principals[sid] = principal
         self._locks[sid] = asyncio.Lock()
+        self.observer.connected(sid)
         await self._run_hook(self.handlers.on_connected, sid, "connect")
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         lock = self._locks.get(sid)
         if lock is None:
             return
-        async with lock:
-            await self._run_hook(self.handlers.on_disconnected, sid, "disconnect")
-            self.principals.pop(sid, None)
-            self._locks.pop(sid, None)
+        done = self.observer.event_started(sid, DISCONNECT)
+        try:
+            async with lock:
+                await self._run_hook(self.handlers.on_disconnected, sid, "disconnect")
+                self.principals.pop(sid, None)
+                self._locks.pop(sid, None)
+        finally:
+            self.observer.disconnected(sid)
+            done(None)
 
     async def _run_hook(
         self, hook: Callable[[Context[P]], Awaitable[None]], sid: str, event: str
@@ -119,6 +142,26 @@ class Dispatcher(Generic[P]):
             raise
         except Exception:
             log.exception("%s hook failed for socket %s", event, sid)
+
+    def _observed(
+        self, event: str, handle: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
+        """`handle`, told to the observer from the event's arrival to its ack."""
+
+        async def observed(sid: str, *args: Any) -> Any:
+            if sid not in self._locks:  # not an accepted socket: ignored, not observed
+                return await handle(sid, *args)
+            done = self.observer.event_started(sid, event)
+            code: str | None = "E_INTERNAL"  # unless it is answered
+            try:
+                ack = await handle(sid, *args)
+                code = _failed_code(ack)
+                return ack
+            finally:
+                done(code)
+
+        observed.__name__ = handle.__name__
+        return observed
 
     def _handler_for(self, op: Operation) -> Callable[..., Awaitable[Any]]:
         async def handle(sid: str, *args: Any) -> Any:
@@ -182,6 +225,14 @@ class Dispatcher(Generic[P]):
         ack: dict[str, Any] = {"ok": False, "code": error.code, "message": error.message[:MAX_TEXT]}
         ack.update(error.extra)
         return ack if self.emitter.accept(op.reply_key, ack) else {}
+
+
+def _failed_code(ack: Any) -> str | None:
+    """None for an ok ack (or none), else the failed ack's code."""
+    if isinstance(ack, dict) and ack.get("ok") is False:
+        code = ack.get("code")
+        return code if isinstance(code, str) else "E_INTERNAL"
+    return None
 
 
 def _implemented(handlers: object, method: str) -> bool:

@@ -3,10 +3,11 @@
 - `ObserveMiddleware` (outermost ASGI middleware): the request id of every HTTP request
   and WebSocket (service.logs), HTTP request counts and durations per route template,
   and, during the lifespan, the periodic mirror of the real-time side's own counters.
-- `observe_sockets(sio, user_of)`: wraps the python-socketio server's event trigger, the
-  one place every connect, disconnect and client event passes through, whoever registers
-  the handlers. Around each event it sets the socket context for logs and records the
-  handshake result, the connected sockets, the event's result code and its ack latency.
+- `SocketObserver`: told of every connect, disconnect and client event by the real-time
+  side (`Realtime.observe`: the dispatcher's observer hook and a catch-all handler, both
+  public; nothing of python-socketio is wrapped). Around each event it sets the socket
+  context for logs and records the handshake result, the connected sockets, the event's
+  result code and its ack latency.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
-import socketio
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contract_runtime.observer import CONNECT, DISCONNECT, EventDone
 from service import logs, metrics
 from service.realtime.assembly import Realtime
 from service.settings import Settings
@@ -105,16 +105,21 @@ def observe(
 ) -> ObserveMiddleware:
     """`app` (REST and Socket.IO) with request ids, HTTP metrics and the socket hooks.
 
-    Reaches the real-time side only through what it exposes: its AsyncServer (`sio`),
-    its `counters()` and the dispatcher's principals (for the user id in the logs).
+    Reaches the real-time side only through what it exposes: `observe()`, `counters()`
+    and the dispatcher's principals (for the user id in the logs).
     """
     if settings.metrics:
         metrics.enable()
     counts: Counts | None = None
     if realtime is not None:
         counts = realtime.counters
-        principals: Mapping[str, Any] = realtime.dispatcher.principals
-        observe_sockets(realtime.hub.sio, lambda sid: getattr(principals.get(sid), "user_id", None))
+        principals = realtime.dispatcher.principals
+
+        def user_of(sid: str) -> int | None:
+            principal = principals.get(sid)
+            return None if principal is None else principal.user_id
+
+        realtime.observe(SocketObserver(user_of))
     observed = ObserveMiddleware(app, counts=counts)
     api.state.sync_metrics = observed.sync
     return observed
@@ -131,89 +136,58 @@ def _route_of(scope: Scope) -> str:
     return "unmatched"
 
 
-def observe_sockets(sio: socketio.AsyncServer, user_of: Callable[[str], int | None]) -> None:
-    """Log context and metrics around every Socket.IO event `sio` triggers (see module doc)."""
-    trigger = sio._trigger_event
-    accepted: set[str] = set()
+class SocketObserver:
+    """Log context and metrics for every Socket.IO connection and client event.
 
-    def known(name: str, namespace: str) -> str:
-        # A client may send any event name: only handled ones become a label.
-        return name if name in sio.handlers.get(namespace or "/", {}) else metrics.OTHER
+    Plugged into the real-time side with `Realtime.observe` (the dispatcher's observer, see
+    contract_runtime.observer, plus the events no handler takes). Around each event it sets
+    the socket context for logs; when metrics are on it records the handshake result, the
+    connected sockets, the event's result code and its ack latency (arrival to ack).
+    """
 
-    async def traced(name: str, namespace: str, *args: Any) -> Any:
-        sid = args[0] if args and isinstance(args[0], str) else None
-        if sid is None:
-            return await trigger(name, namespace, *args)
-        label = known(name, namespace)
+    def __init__(self, user_of: Callable[[str], int | None]) -> None:
+        self.user_of = user_of
+        self.accepted: set[str] = set()
+
+    def event_started(self, sid: str, event: str) -> EventDone:
+        """Set the log context; the callback records the outcome and resets the context."""
         # Set and reset inline (no context manager): this runs for every client event.
-        tokens = (logs.socket_id.set(sid), logs.user_id.set(user_of(sid)), logs.event.set(label))
-        try:
-            if name == "connect":
-                return await _connect(trigger, accepted, sid, user_of, name, namespace, *args)
-            if name == "disconnect":
-                return await _disconnect(trigger, accepted, sid, name, namespace, *args)
-            if not metrics.enabled():
-                return await trigger(name, namespace, *args)
-            started = time.perf_counter()
-            code: str | None = "E_INTERNAL"
+        tokens = (
+            logs.socket_id.set(sid),
+            logs.user_id.set(self.user_of(sid)),
+            logs.event.set(event),
+        )
+        timed = metrics.enabled() and event != CONNECT and event != DISCONNECT
+        started = time.perf_counter() if timed else 0.0
+
+        def done(code: str | None) -> None:
             try:
-                result = await trigger(name, namespace, *args)
-                # No handler: python-socketio ignores the event (no ack); counted as other.
-                code = metrics.OTHER if result is sio.not_handled else _ack_code(result)
-                return result
+                if timed:
+                    metrics.event_handled(event, code, time.perf_counter() - started)
+                elif event == CONNECT and code is not None:
+                    metrics.handshake_refused(code)
+                    log.info("socket refused: %s", metrics.code_label(code))
             finally:
-                metrics.event_handled(label, code, time.perf_counter() - started)
-        finally:
-            logs.event.reset(tokens[2])
-            logs.user_id.reset(tokens[1])
-            logs.socket_id.reset(tokens[0])
+                logs.event.reset(tokens[2])
+                logs.user_id.reset(tokens[1])
+                logs.socket_id.reset(tokens[0])
 
-    sio._trigger_event = traced
+        return done
 
+    def connected(self, sid: str) -> None:
+        """One more connected socket; its user is known from now on (log context)."""
+        self.accepted.add(sid)
+        metrics.socket_connected()
+        logs.user_id.set(self.user_of(sid))
+        log.info("socket connected")
 
-async def _connect(
-    trigger: Callable[..., Any],
-    accepted: set[str],
-    sid: str,
-    user_of: Callable[[str], int | None],
-    name: str,
-    namespace: str,
-    *args: Any,
-) -> Any:
-    try:
-        result = await trigger(name, namespace, *args)
-    except socketio.exceptions.ConnectionRefusedError as exc:
-        reason = exc.error_args.get("message") if isinstance(exc.error_args, dict) else None
-        code = metrics.code_label(str(reason))
-        metrics.handshake_refused(code)
-        log.info("socket refused: %s", code)
-        raise
-    if result is False:
-        metrics.handshake_refused(metrics.OTHER)
-        log.info("socket refused")
-        return result
-    accepted.add(sid)
-    metrics.socket_connected()
-    logs.user_id.set(user_of(sid))  # known once authenticated
-    log.info("socket connected")
-    return result
-
-
-async def _disconnect(
-    trigger: Callable[..., Any], accepted: set[str], sid: str, name: str, namespace: str, *args: Any
-) -> Any:
-    try:
-        return await trigger(name, namespace, *args)
-    finally:
-        if sid in accepted:
-            accepted.discard(sid)
+    def disconnected(self, sid: str) -> None:
+        """One connected socket fewer."""
+        if sid in self.accepted:
+            self.accepted.discard(sid)
             metrics.socket_disconnected()
             log.info("socket disconnected")
 
-
-def _ack_code(result: Any) -> str | None:
-    """None for an ok ack (or none at all), else the failed ack's code."""
-    if isinstance(result, dict) and result.get("ok") is False:
-        code = result.get("code")
-        return code if isinstance(code, str) else "E_INTERNAL"
-    return None
+    def unhandled(self, sid: str, event: str) -> None:
+        """A client may send any event name: those no handler takes count as `other`."""
+        metrics.event_handled(metrics.OTHER, metrics.OTHER, 0.0)

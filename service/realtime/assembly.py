@@ -3,6 +3,7 @@
 hub (AsyncServer, emitter) ← sockets (index) ← announcer (presence, typing) ← broadcaster
 (the notifier) ← handlers (adapters over service.chat) ← here (binds the dispatcher).
 `Implementations` lets a test swap one part for a deliberately broken subclass.
+`Realtime.observe` plugs in what watches every client event (service.observe: metrics, logs).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 import socketio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contract_runtime.observer import DispatchObserver
 from generated.realtime.router import bind
 from service.auth.throttle import SlidingWindowCounter
 from service.chat.domain import Chat
@@ -47,6 +49,14 @@ class SocketParts(Protocol):
     client_manager: socketio.AsyncManager
     typing_store: TypingStore | None
     backplane: Backplane | None
+
+
+class SocketObserver(DispatchObserver, Protocol):
+    """Hears of every client event: the dispatcher's, and those no handler takes."""
+
+    def unhandled(self, sid: str, event: str) -> None:
+        """`sid` sent `event`, which no handler takes (python-socketio ignores it: no ack)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,18 @@ class Realtime:
         )
         self.dispatcher = bind(self.hub.sio, self.handlers, self.hub.emitter)
         self.drain = SocketDrain(self.hub.sio)  # a graceful shutdown (service.shutdown)
+
+    def observe(self, observer: SocketObserver) -> None:
+        """Tell `observer` of every connection and client event, through public hooks only:
+        the dispatcher's observer, and a catch-all handler for the events it does not own."""
+        self.dispatcher.observer = observer
+        not_handled = self.hub.sio.not_handled
+
+        async def unhandled(event: str, sid: str, *args: Any) -> Any:
+            observer.unhandled(sid, event)
+            return not_handled  # as without a catch-all: no ack is sent
+
+        self.hub.sio.on("*", unhandled)
 
     def asgi(self, other_app: Callable[..., Any]) -> socketio.ASGIApp:
         """One ASGI app: Socket.IO under /socket.io, everything else (and the lifespan) to

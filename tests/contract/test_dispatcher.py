@@ -16,6 +16,7 @@ import pytest
 import socketio
 
 from contract_runtime.dispatcher import Dispatcher
+from contract_runtime.observer import EventDone
 from generated.realtime.emitter import Emitter
 from generated.realtime.router import OPERATIONS, bind
 from tests.support.doubles import CRASH, FORBIDDEN, OFF_SPEC_ACK, UNDECLARED, Doubles
@@ -208,3 +209,102 @@ def test_binding_handlers_that_miss_an_operation_fails_naming_it() -> None:
     setattr(Partial, del_method, None)
     with pytest.raises(TypeError, match=del_method):
         bind(sio, handlers, emitter)
+
+
+class Recording:
+    """A DispatchObserver that writes down every call, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, ...]] = []
+
+    def event_started(self, sid: str, event: str) -> EventDone:
+        self.seen.append(("started", sid, event))
+
+        def done(code: str | None) -> None:
+            self.seen.append(("done", sid, event, str(code)))
+
+        return done
+
+    def connected(self, sid: str) -> None:
+        self.seen.append(("connected", sid))
+
+    def disconnected(self, sid: str) -> None:
+        self.seen.append(("disconnected", sid))
+
+
+def observed() -> tuple[InProcess, Recording]:
+    made = InProcess()
+    made.dispatcher.observer = recording = Recording()
+    return made, recording
+
+
+async def test_the_observer_hears_each_event_begin_and_end_with_its_outcome() -> None:
+    app, recording = observed()
+    await app.connect("s1")
+    await app.send("s1", "server:join", {"serverId": 3})
+    await app.send("s1", "server:join", {"serverId": "3"})
+    await app.send("s1", "server:join", {"serverId": FORBIDDEN})
+    await app.send("s1", "server:join", {"serverId": CRASH})
+    await app.send("s1", "server:join", {"serverId": OFF_SPEC_ACK})
+    await app.entry("disconnect")("s1", "client disconnect")
+    join = ("s1", "server:join")
+    assert recording.seen == [
+        ("started", "s1", "connect"),
+        ("connected", "s1"),
+        ("done", "s1", "connect", "None"),
+        ("started", *join),
+        ("done", *join, "None"),
+        ("started", *join),
+        ("done", *join, "E_VALIDATION"),
+        ("started", *join),
+        ("done", *join, "E_FORBIDDEN"),
+        ("started", *join),
+        ("done", *join, "E_INTERNAL"),
+        ("started", *join),
+        ("done", *join, "E_INTERNAL"),
+        ("started", "s1", "disconnect"),
+        ("disconnected", "s1"),
+        ("done", "s1", "disconnect", "None"),
+    ]
+
+
+async def test_the_observer_hears_a_refused_connection_with_its_code_and_no_connected() -> None:
+    app, recording = observed()
+    with pytest.raises(socketio.exceptions.ConnectionRefusedError):
+        await app.connect("s9", user=None)
+    await app.send("s9", "server:join", {"serverId": 1})
+    await app.entry("disconnect")("s9", "client disconnect")
+    assert recording.seen == [
+        ("started", "s9", "connect"),
+        ("done", "s9", "connect", "E_UNAUTHORIZED"),
+    ]
+
+
+async def test_an_event_is_observed_from_its_arrival_so_waiting_counts_in_its_time() -> None:
+    app, recording = observed()
+    await app.connect("s1")
+    first = asyncio.create_task(
+        app.send("s1", "message:create", {"channelId": 1, "content": "wait"})
+    )
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(app.send("s1", "message:create", {"channelId": 1, "content": "b"}))
+    await asyncio.sleep(0.01)
+    create = ("s1", "message:create")
+    # The second one is under way (waiting behind the first) before the first ends.
+    assert recording.seen[-2:] == [("started", *create), ("started", *create)]
+    app.handlers.gate.set()
+    await asyncio.gather(first, second)
+    assert recording.seen[-2:] == [("done", *create, "None"), ("done", *create, "None")]
+
+
+async def test_a_cancelled_event_ends_observed_as_e_internal() -> None:
+    app, recording = observed()
+    await app.connect("s1")
+    blocked = asyncio.create_task(
+        app.send("s1", "message:create", {"channelId": 1, "content": "wait"})
+    )
+    await asyncio.sleep(0.01)
+    blocked.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await blocked
+    assert recording.seen[-1] == ("done", "s1", "message:create", "E_INTERNAL")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 import socketio
@@ -75,12 +77,15 @@ async def test_a_short_socket_session_moves_every_socket_figure(observed: Server
         assert missing["ok"] is False
         invalid = await client.call("server:join", {"serverId": "one"})
         assert invalid["code"] == "E_VALIDATION"
-        await client.emit("no:such-event", {"x": 1})
+        # No handler takes it: counted as `other`, and (as python-socketio does) not acked.
+        acked: list[Any] = []
+        await client.sio.emit("no:such-event", {"x": 1}, callback=lambda *a: acked.append(a))
         assert (await client.call("channel:join", {"channelId": sara.channel_id}))["ok"] is True
         sent = await client.call(
             "message:create", {"channelId": sara.channel_id, "content": "counted"}
         )
         assert sent["ok"] is True
+        assert acked == []
     finally:
         await client.close()
     after = scrape(observed)

@@ -1,18 +1,24 @@
-"""What ZizanyRedisManager relies on in python-socketio is still there (no Redis needed).
+"""What the service relies on in python-socketio is still there (no Redis needed).
 
-It overrides private methods and depends on the method resolution order; a new
-python-socketio that renames, drops or stops calling one of them must fail here, not in
-production as broadcasts that silently stop crossing processes.
+ZizanyRedisManager overrides private methods and depends on the method resolution order;
+a new python-socketio that renames, drops or stops calling one of them must fail here, not
+in production as broadcasts that silently stop crossing processes. Every other private
+hook the service has on python-socketio or python-engineio is listed in `PRIVATE_HOOKS`
+with the test that guards it; metrics and logs use none (they are told by the
+dispatcher's observer and a public catch-all handler, service.realtime.assembly).
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 from importlib.metadata import version
+from pathlib import Path
 
 import socketio
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
+from service.realtime.assembly import Realtime
 from service.realtime.fanout import DirectFanoutManager
 from service.realtime.scaleout.manager import ZizanyRedisManager
 
@@ -49,3 +55,40 @@ def test_local_delivery_goes_through_the_direct_fanout_emit() -> None:
     assert emitters[:3] == [AsyncPubSubManager, DirectFanoutManager, socketio.AsyncManager]
     # AsyncPubSubManager delivers an emit to this process's sockets with super().emit.
     assert "super().emit(" in inspect.getsource(AsyncPubSubManager._handle_emit)
+
+
+SERVICE = Path(__file__).resolve().parents[2] / "service"
+# A private attribute reached on a Socket.IO or Engine.IO server object, or the trigger.
+_PRIVATE_USE = re.compile(r"\b(?:sio|eio|server)\._[a-z]\w*|_trigger_event")
+# Each private hook of the service on the libraries, and the test that guards it.
+PRIVATE_HOOKS = {
+    ("realtime/direct.py", "eio._async"): (
+        "tests/realtime/test_direct_writes.py::"
+        "test_the_library_hooks_direct_writes_rely_on_are_still_there"
+    ),
+}
+
+
+def test_every_private_hook_on_the_servers_is_listed_with_its_guard() -> None:
+    found = {
+        (str(path.relative_to(SERVICE)), use)
+        for path in SERVICE.rglob("*.py")
+        for use in _PRIVATE_USE.findall(path.read_text())
+    }
+    # ZizanyRedisManager's overrides are checked above; `self._x` is not matched here.
+    assert found == set(PRIVATE_HOOKS), "list the new hook here with a test that guards it"
+
+
+def test_the_catch_all_that_counts_unhandled_events_keeps_them_unacked() -> None:
+    # Realtime.observe registers `*` and returns `not_handled`: the library must still call
+    # a catch-all for unknown names only, and send no ack for `not_handled`.
+    assert "not_handled" in inspect.getsource(Realtime.observe)
+    resolve = inspect.getsource(socketio.AsyncServer._get_event_handler)
+    assert "'*' in self.handlers[namespace]" in resolve and "reserved_events" in resolve
+    assert "r != self.not_handled" in inspect.getsource(socketio.AsyncServer._handle_event_internal)
+    sio = socketio.AsyncServer(async_mode="asgi")
+    sio.on("known", lambda sid, data: None)
+    sio.on("*", lambda event, sid, data: None)
+    handler, args = sio._get_event_handler("no:such", "/", ("sid", 1))
+    assert handler is sio.handlers["/"]["*"] and args == ("no:such", "sid", 1)
+    assert sio._get_event_handler("disconnect", "/", ("sid",))[0] is None
