@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -32,6 +33,8 @@ class Context(Generic[P]):
     sid: SocketId
     principal: P
     event: str
+    # time.monotonic() when the event arrived, before it waited for its socket's turn.
+    received: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +128,21 @@ class Dispatcher(Generic[P]):
             lock = self._locks.get(sid)
             if lock is None:
                 return None
+            received = time.monotonic()
             # One event at a time per socket, in arrival order (asyncio.Lock is FIFO).
             async with lock:
-                return await self.dispatch(op, sid, args)
+                return await self.dispatch(op, sid, args, received=received)
 
         handle.__name__ = f"handle_{op.method}"
         return handle
 
-    async def dispatch(self, op: Operation, sid: str, args: tuple[Any, ...]) -> Any:
-        """Handle one event: returns the ack (Socket.IO sends it if the client asked)."""
+    async def dispatch(
+        self, op: Operation, sid: str, args: tuple[Any, ...], *, received: float = 0.0
+    ) -> Any:
+        """Handle one event: returns the ack (Socket.IO sends it if the client asked).
+
+        `received` is when it arrived (`Context.received`; 0 when unknown).
+        """
         principal = self.principals.get(sid)
         if principal is None:
             return None
@@ -149,7 +158,7 @@ class Dispatcher(Generic[P]):
         try:
             payload = op.model.model_validate(args[0])
             result = await getattr(self.handlers, op.method)(
-                Context(SocketId(sid), principal, op.event), payload
+                Context(SocketId(sid), principal, op.event, received), payload
             )
         except asyncio.CancelledError:
             raise

@@ -20,10 +20,12 @@ from service.auth.throttle import SlidingWindowCounter
 from service.chat.domain import Chat
 from service.chat.notifier import Guarded
 from service.chat.parts import ChatParts
+from service.chat.saturation import Saturation
 from service.db.message_writer import MessageWriter
 from service.realtime.announcer import Announcer
 from service.realtime.backplane import Backplane
 from service.realtime.broadcaster import Broadcaster
+from service.realtime.direct import COUNTERS
 from service.realtime.handlers import ZizanyHandlers
 from service.realtime.hub import Hub
 from service.realtime.presence import Presence
@@ -43,6 +45,7 @@ class SocketParts(Protocol):
     presence: Presence
     message_rate: SlidingWindowCounter
     message_writer: MessageWriter
+    saturation: Saturation
     client_manager: socketio.AsyncManager
     typing_store: TypingStore | None
     backplane: Backplane | None
@@ -86,10 +89,12 @@ class Realtime:
             chat=self.chat,
             announcer=self.announcer,
             secret=parts.secret,
+            saturation=parts.saturation,
             # Without a backplane every room of the deployment is in this process.
             rooms_are_exact=parts.backplane is None,
         )
         self.dispatcher = bind(self.hub.sio, self.handlers, self.hub.emitter)
+        self.saturation = parts.saturation
 
     def asgi(self, other_app: Callable[..., Any]) -> socketio.ASGIApp:
         """One ASGI app: Socket.IO under /socket.io, everything else (and the lifespan) to
@@ -110,6 +115,8 @@ class Realtime:
     def counters(self) -> dict[str, int]:
         """Counts for health and metrics: rejected emits, unpublished broadcasts, ..."""
         counts = self.hub.counters()
+        counts.update(self.saturation.counts())
+        counts["slow_consumers_dropped"] = COUNTERS.slow_consumers_dropped
         if self.backplane is not None:
             counts.update(self.backplane.counters())
         return counts
