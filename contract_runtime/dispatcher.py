@@ -24,6 +24,7 @@ from contract_runtime.schemas import MAX_TEXT, dump
 
 P = TypeVar("P")
 log = logging.getLogger("zizany.contract")
+RATE_LIMITED = "E_RATE_LIMITED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,13 @@ class Dispatcher(Generic[P]):
         self.operations = tuple(operations)
         self.principals: dict[str, P] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        # At most this many events of one socket wait for their turn; past it an event
+        # whose operation can answer E_RATE_LIMITED is refused at once (bounded memory
+        # against a client that never waits for its acks). None: no bound.
+        self.max_waiting: int | None = None
+        self.overflow_retry_ms = 1000
+        self.overflowed = 0
+        self._waiting: dict[str, int] = {}
         sio.on("connect", self._connect)
         sio.on("disconnect", self._disconnect)
         for op in self.operations:
@@ -129,9 +137,31 @@ class Dispatcher(Generic[P]):
             if lock is None:
                 return None
             received = time.monotonic()
-            # One event at a time per socket, in arrival order (asyncio.Lock is FIFO).
-            async with lock:
-                return await self.dispatch(op, sid, args, received=received)
+            waiting = self._waiting.get(sid, 0)
+            if (
+                self.max_waiting is not None
+                and waiting >= self.max_waiting
+                and RATE_LIMITED in op.errors
+            ):
+                # Refused unhandled, so it changes nothing: the effects keep their order.
+                self.overflowed += 1
+                error = ContractError(
+                    f"{waiting} events of this socket are waiting, retry later",
+                    code=RATE_LIMITED,
+                    extra={"retryAfterMs": self.overflow_retry_ms},
+                )
+                return await self._fail(op, sid, error)
+            self._waiting[sid] = waiting + 1
+            try:
+                # One event at a time per socket, in arrival order (asyncio.Lock is FIFO).
+                async with lock:
+                    return await self.dispatch(op, sid, args, received=received)
+            finally:
+                left = self._waiting[sid] - 1
+                if left:
+                    self._waiting[sid] = left
+                else:
+                    del self._waiting[sid]
 
         handle.__name__ = f"handle_{op.method}"
         return handle

@@ -120,7 +120,8 @@ def instruments() -> Instruments:
         saturation_refusals=Counter(
             "zizany_saturation_refusals",
             "New messages refused (E_RATE_LIMITED) because the process was saturated, by "
-            "signal: writer (queue full), lag (event loop), queue (waited for its turn).",
+            "signal: writer (queue full), lag (event loop), queue (waited for its turn), "
+            "backlog (too many of its socket's events waiting).",
             ["reason"],
             registry=registry,
         ),

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     saturation_max_loop_lag_seconds: float = Field(default=1.0, gt=0)
     saturation_max_queue_delay_seconds: float = Field(default=2.0, gt=0)
     saturation_retry_after_seconds: float = Field(default=1.0, ge=0)
+    # Events of one socket waiting for their turn; past it a message:create is refused at
+    # once (a client that never waits for its acks cannot queue without end).
+    saturation_max_waiting_events: int = Field(default=256, ge=1)
     # Engine.IO keepalive: the server pings every interval; no answer within the timeout
     # closes the socket.
     ping_interval_seconds: float = Field(default=25.0, gt=0)

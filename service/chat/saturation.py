@@ -14,6 +14,9 @@ while any of three signals is over its bound (settings `saturation_*`):
   second of overload does.
 - **queue**: how long the event waited for its socket's turn (events of one socket are
   handled one at a time) — this sender sends faster than the server handles its events.
+- **backlog** (the dispatcher's `max_waiting`, contract_runtime): more events of one
+  socket waiting for their turn than `saturation_max_waiting_events` — refused at once,
+  unhandled, so a client that never waits for its acks holds bounded memory.
 
 A refused message is not stored and not broadcast; each refusal is counted by reason
 (`counts()`, mirrored as `zizany_saturation_refusals_total{reason}`).

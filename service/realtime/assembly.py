@@ -8,6 +8,7 @@ hub (AsyncServer, emitter) ← sockets (index) ← announcer (presence, typing) 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -94,6 +95,10 @@ class Realtime:
             rooms_are_exact=parts.backplane is None,
         )
         self.dispatcher = bind(self.hub.sio, self.handlers, self.hub.emitter)
+        self.dispatcher.max_waiting = parts.settings.saturation_max_waiting_events
+        self.dispatcher.overflow_retry_ms = math.ceil(
+            parts.settings.saturation_retry_after_seconds * 1000
+        )
         self.saturation = parts.saturation
 
     def asgi(self, other_app: Callable[..., Any]) -> socketio.ASGIApp:
@@ -116,6 +121,7 @@ class Realtime:
         """Counts for health and metrics: rejected emits, unpublished broadcasts, ..."""
         counts = self.hub.counters()
         counts.update(self.saturation.counts())
+        counts["saturation_refused:backlog"] = self.dispatcher.overflowed
         counts["slow_consumers_dropped"] = COUNTERS.slow_consumers_dropped
         if self.backplane is not None:
             counts.update(self.backplane.counters())

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,18 @@ async def clients() -> AsyncIterator[list[RecordingClient]]:
 
 
 class SlowWriter:
-    """Slows every batch of the writer by `delay` and records the most it held pending."""
+    """Slows every batch of the writer by `delay` and records the most it held pending
+    (and the most `probe()` said, when given)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, delay: float) -> None:
+    def __init__(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        delay: float,
+        probe: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.delay = delay
         self.max_pending = 0
+        self.max_probed = 0
         original = MessageWriter._insert
         recorder = self
 
@@ -48,6 +55,7 @@ class SlowWriter:
             writer: MessageWriter, messages: list[NewMessage], now: Any
         ) -> list[StoredMessage]:
             recorder.max_pending = max(recorder.max_pending, writer.pending)
+            recorder.max_probed = max(recorder.max_probed, probe())
             await asyncio.sleep(recorder.delay)
             return await original(writer, messages, now)
 
@@ -164,6 +172,38 @@ async def test_a_sender_faster_than_the_server_gets_refusals_and_the_rest_in_ord
         assert ack["ok"], ack
         for m in (sara, omar):
             await m.http.aclose()
+
+
+async def test_a_client_that_never_waits_for_acks_holds_a_bounded_backlog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clients: list[RecordingClient]
+) -> None:
+    app = create_app(app_settings(tmp_path, saturation_max_waiting_events=20))
+    assert app.realtime is not None
+    dispatcher = app.realtime.dispatcher
+    slow = SlowWriter(
+        monkeypatch, delay=0.05, probe=lambda: max(dispatcher._waiting.values(), default=0)
+    )
+    with serve(app) as live:
+        sara = await signup(live, "sara")
+        _, channel_id = await public_server_with(sara)
+        sender = RecordingClient()
+        await sender.connect(live.url, headers=sara.headers)
+        clients.append(sender)
+        assert (await sender.call("channel:join", {"channelId": channel_id}))["ok"]
+
+        contents = [f"m{i}" for i in range(200)]
+        acks = await flood(sender, channel_id, contents)
+        accepted, refused = outcome(acks, contents)
+
+        assert accepted and refused
+        assert {(a["code"], a["retryAfterMs"]) for a in refused} == {("E_RATE_LIMITED", 1000)}
+        assert dispatcher.overflowed == len(refused)
+        # Never more than the bound waited (the one being handled holds its place too).
+        assert slow.max_probed <= 20
+        assert app.realtime.counters()["saturation_refused:backlog"] == len(refused)
+        # What was refused changed nothing; what was accepted is stored once, in order.
+        assert stored_contents(tmp_path, channel_id) == accepted
+        await sara.http.aclose()
 
 
 async def test_a_lagging_event_loop_refuses_new_messages_until_it_recovers(
