@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     # waited this long for its socket's turn; the refusal suggests retrying after a while.
     saturation_max_pending_messages: int = Field(default=1024, ge=1)
     saturation_max_loop_lag_seconds: float = Field(default=1.0, gt=0)
-    saturation_max_queue_delay_seconds: float = Field(default=2.0, gt=0)
+    saturation_max_queue_delay_seconds: float = Field(default=5.0, gt=0)
     saturation_retry_after_seconds: float = Field(default=1.0, ge=0)
     # Events of one socket waiting for their turn; past it a message:create is refused at
     # once (a client that never waits for its acks cannot queue without end).

@@ -55,7 +55,7 @@ class Bounds:
 
     max_pending_messages: int = 1024
     max_loop_lag_seconds: float = 1.0
-    max_queue_delay_seconds: float = 2.0
+    max_queue_delay_seconds: float = 5.0
     retry_after_seconds: float = 1.0
     tick_seconds: float = 0.05
 

@@ -172,6 +172,7 @@ async def test_every_message_acknowledged_before_a_sigkill_is_stored_once_after_
     assert total_acked >= SENDERS * 10, f"only {total_acked} acknowledged: no load"
     assert not [c for c, n in counts.items() if n > 1], "a message stored twice"
     assert set(rows) <= sent
+    print(f"acked ok before the kill {total_acked}, sent {len(sent)}, stored {len(rows)}")
     missing = [c for a in acked.values() for c in a if c not in counts]
     assert not missing, f"{len(missing)} acknowledged messages lost, e.g. {missing[:3]}"
     # Each sender's stored messages are a prefix of what it sent plus, at most, the
