@@ -7,7 +7,8 @@ and answers each with one JSON line on stdout (bench/protocol.py):
   answers the handshake times and failures.
 - `send`: the listed sender sockets send `message:create` at a steady total rate for a
   duration (every content carries the sender key, a sequence number and the send time);
-  answers acks, ack latencies and the accepted sequence ranges per channel.
+  answers acks, ack latencies and the accepted sequence ranges per channel, less the
+  messages the server shed (`E_RATE_LIMITED`: not stored, so not expected).
 - `collect`: wait until every receiver has what was accepted, then check it — lost,
   duplicated, out of order, unexpected — and answer the worst latency of each message
   over this process's receivers; forget what was checked.
@@ -126,12 +127,12 @@ class Worker:
         rate = float(cmd["rate"])
         total = max(1, round(rate * float(cmd["duration"])))
         acks: list[float] = []
-        accepted: dict[int, dict[int, list[int]]] = defaultdict(dict)
         refused: list[Any] = []
         pending = 0
         done = asyncio.Event()
         first_seq = {s.key: s.seq for s in senders}
         accepted_seqs: dict[int, list[int]] = defaultdict(list)
+        shed_seqs: dict[int, list[int]] = defaultdict(list)
 
         def on_ack(sock: Sock, seq: int, sent_at: float) -> Any:
             def callback(reply: Any) -> None:
@@ -139,6 +140,8 @@ class Worker:
                 acks.append(time.monotonic() - sent_at)
                 if isinstance(reply, dict) and reply.get("ok"):
                     accepted_seqs[sock.key].append(seq)
+                elif isinstance(reply, dict) and reply.get("code") == "E_RATE_LIMITED":
+                    shed_seqs[sock.key].append(seq)  # the server shed it: not stored
                 else:
                     refused.append(reply)
                 pending -= 1
@@ -170,14 +173,21 @@ class Worker:
             done.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout=deadline - time.monotonic())
+        accepted: dict[int, dict[int, list[Any]]] = defaultdict(dict)
         for sock in senders:
             seqs = accepted_seqs.get(sock.key, [])
-            accepted[channel_of[sock.key]][sock.key] = [first_seq[sock.key], sock.seq]
-            if sorted(seqs) != list(range(first_seq[sock.key], sock.seq)):
-                refused.append(f"sender {sock.key}: {sock.seq - first_seq[sock.key] - len(seqs)}")
+            shed = sorted(shed_seqs.get(sock.key, []))
+            # [first, end) less the messages refused with E_RATE_LIMITED (not expected).
+            accepted[channel_of[sock.key]][sock.key] = [first_seq[sock.key], sock.seq, shed]
+            answered = sorted([*seqs, *shed])
+            if answered != list(range(first_seq[sock.key], sock.seq)):
+                missing = sock.seq - first_seq[sock.key] - len(answered)
+                refused.append(f"sender {sock.key}: {missing}")
         return {
             "sent": total,
             "acked": len(acks),
+            "ok": sum(len(v) for v in accepted_seqs.values()),
+            "rate_limited": sum(len(v) for v in shed_seqs.values()),
             "unanswered": pending,
             "refused": len(refused),
             "refusals": [str(r)[:200] for r in refused[:5]],

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 FANOUT_P99_LIMIT_MS = 100.0
 CREATE_P99_LIMIT_MS = 200.0
+# Past the knee: deliveries/s at the top overload step must stay within 20 % of the best.
+PLATEAU_MIN_RATIO = 0.8
 
 
 @dataclass
@@ -31,6 +33,9 @@ class Params:
     memory_sockets: int = 1000  # idle authenticated sockets of the memory probe
     memory_top: int = 15  # allocation sites printed
     workers: list[int] = field(default_factory=lambda: [1, 2])  # message:create on Redis
+    # After a ladder stops (two failed steps, or its end), overload steps at these
+    # multiples of the knee (the highest rate that passed): the plateau.
+    plateau_factors: list[float] = field(default_factory=lambda: [1.5, 2.0, 3.0])
 
     @classmethod
     def make(cls, quick: bool) -> Params:
@@ -48,6 +53,7 @@ class Params:
                 cluster_room=20,
                 ceiling_rates={1000: [10, 40]},
                 memory_sockets=300,
+                plateau_factors=[3.0],
             )
         return cls(
             quick=False,

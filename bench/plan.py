@@ -158,7 +158,9 @@ async def bench_ceiling(run: Run) -> None:
         out["fanout"] = []
         for size, rates in sorted(run.params.ceiling_rates.items()):
             out["fanout"].append(
-                await scenarios.fanout(server, world, run.params, size, rates, ledger, label)
+                await scenarios.fanout(
+                    server, world, run.params, size, rates, ledger, label, overload=False
+                )
             )
     finally:
         server.stop()
@@ -193,7 +195,14 @@ async def bench_instance(run: Run, inst: Instance) -> None:
             size = params.validation_room
             out["fanout"] = [
                 await scenarios.fanout(
-                    server, world, params, size, params.fanout_rates[size], run.ledger, label
+                    server,
+                    world,
+                    params,
+                    size,
+                    params.fanout_rates[size],
+                    run.ledger,
+                    label,
+                    overload=False,
                 )
             ]
         if "metrics" in chosen:
@@ -285,7 +294,9 @@ async def bench_workers(run: Run, counts: Sequence[int]) -> None:
         }
         server, world = await with_server(run, "zizany", "postgresql", name, env, workers=n)
         try:
-            out[str(n)] = await scenarios.create(server, world, run.params, run.ledger, name)
+            out[str(n)] = await scenarios.create(
+                server, world, run.params, run.ledger, name, overload=False
+            )
         finally:
             server.stop()
             await forget(prefix, name)

@@ -36,13 +36,23 @@ class Receiving(Protocol):
 
 async def collect(socks: Mapping[int, Receiving], cmd: dict[str, Any]) -> dict[str, Any]:
     """Wait for what was accepted (`cmd["expected"]`), check it, forget it."""
-    # expected: {channel: {sender key: [first seq, end seq)}}
+    # expected: {channel: {sender key: [first seq, end seq, optional [shed seqs]]}}; the
+    # shed ones (refused with E_RATE_LIMITED) were never accepted, so never expected.
     expected = {
         int(c): {int(k): (int(v[0]), int(v[1])) for k, v in m.items()}
         for c, m in cmd["expected"].items()
     }
+    shed = {
+        (int(c), int(k)): frozenset(int(q) for q in v[2])
+        for c, m in cmd["expected"].items()
+        for k, v in m.items()
+        if len(v) > 2 and v[2]
+    }
     want = {
-        key: sum(hi - lo for lo, hi in expected.get(s.channel, {}).values())
+        key: sum(
+            hi - lo - len(shed.get((s.channel, k), ()))
+            for k, (lo, hi) in expected.get(s.channel, {}).items()
+        )
         for key, s in socks.items()
         if s.channel is not None
     }
@@ -64,8 +74,13 @@ async def collect(socks: Mapping[int, Receiving], cmd: dict[str, Any]) -> dict[s
         order: list[int] = []
         for channel, msg_id, sender, seq, latency in sock.got:
             rng = ranges.get(sender)
-            if channel != sock.channel or rng is None or not rng[0] <= seq < rng[1]:
-                unexpected += 1
+            if (
+                channel != sock.channel
+                or rng is None
+                or not rng[0] <= seq < rng[1]
+                or seq in shed.get((channel, sender), ())
+            ):
+                unexpected += 1  # a shed message must not arrive either
                 continue
             deliveries += 1
             if msg_id <= last_id:
@@ -80,7 +95,7 @@ async def collect(socks: Mapping[int, Receiving], cmd: dict[str, Any]) -> dict[s
             seqs = seen.get(sender, [])
             distinct = set(seqs)
             dup += len(seqs) - len(distinct)
-            lost += (hi - lo) - len(distinct)
+            lost += (hi - lo) - len(shed.get((sock.channel, sender), ())) - len(distinct)
             disorder += sum(1 for a, b in itertools.pairwise(seqs) if b <= a)
         digest = hashlib.sha1(",".join(map(str, order)).encode()).hexdigest()[:16]
         orders[sock.channel].add(digest)

@@ -292,6 +292,39 @@ def metrics_cost(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "\n".join(lines), ratios
 
 
+def plateau_table(results: dict[str, Any]) -> str:
+    """Past the knee: deliveries/s at the top overload step (3× the knee) against the best
+    step, what the server shed, and its memory."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for label, res in results.items():
+        if not isinstance(res, dict):
+            continue
+        for fan in res.get("fanout") or []:
+            if fan.get("plateau"):
+                rows.append((f"{label} fan-out room {fan['room']:,}", fan["plateau"]))
+        create = res.get("message_create")
+        if isinstance(create, dict) and create.get("plateau"):
+            rows.append((f"{label} message:create", create["plateau"]))
+    if not rows:
+        return ""
+    lines = [
+        "| scenario | knee msg/s | best deliveries/s (at msg/s) | top msg/s "
+        "| deliveries/s at top | top / best | shed at top (E_RATE_LIMITED) | p99 ms at top "
+        "| RSS MB before → at top |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, p in rows:
+        mark = "" if p["holds"] else " ✗"
+        lines.append(
+            f"| {name} | {fmt(p['knee_rate'])} "
+            f"| {fmt(p['best_deliveries_per_s'])} ({fmt(p['best_rate'])}) "
+            f"| {fmt(p['top_rate'])} | {fmt(p['top_deliveries_per_s'])} "
+            f"| {fmt(p['ratio'])}{mark} | {fmt(p['top_rate_limited'])} "
+            f"| {fmt(p['top_p99_ms'])} | {fmt(p['rss_before_mb'])} → {fmt(p['rss_top_mb'])} |"
+        )
+    return "\n".join(lines)
+
+
 def summarize(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Every section of the report, and the ratio figures."""
     table, ratios = comparison(results)
@@ -309,6 +342,11 @@ def summarize(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         (
             "message:create on Redis, `zizany serve --workers N` (PostgreSQL)",
             workers_table(results),
+        ),
+        (
+            "Plateau (past the knee, up to 3× its rate; ✗ = deliveries/s fell more than 20 % "
+            "below the best step)",
+            plateau_table(results),
         ),
         ("Memory probe (tracemalloc)", memory_table(results)),
     ):

@@ -3,10 +3,11 @@
 - `connections`: ramp to n idle authenticated sockets (light receivers), each in its
   server's room and its channel's room: handshakes/s, connect p50/p99, RSS/connection.
 - `fanout`: one python-socketio sender (not in the room), a room of light receivers in
-  one channel; a rate ladder until the sender → last receiver p99 passes 100 ms.
+  one channel; a rate ladder until the sender → last receiver p99 passes 100 ms, then
+  the overload steps (multiples of the knee, up to 3×): the plateau.
   Against bench/ceiling_server.mjs the same scenario is the generator's ceiling.
 - `create`: 100 channels of 10 members (python-socketio clients), every member sending;
-  a ladder until p99 passes 200 ms.
+  a ladder until p99 passes 200 ms, then the overload steps.
 - `history`: REST pages on a channel of `history_rows` messages.
 - `cluster`: the sender on process A, the room on process B (Redis between them).
 - `metrics`: fan-out (room of 100) and `create` on a Zizany with metrics on or off, and a
@@ -18,16 +19,26 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
 
 from bench.databases import stored
 from bench.generators import Kind, connect_all, loadgens, split
-from bench.params import CREATE_P99_LIMIT_MS, FANOUT_P99_LIMIT_MS, Params
-from bench.servers import ServerGroup, ServerProc
-from bench.steps import Ledger, best_of, brief, ladder_done, ms, pct, run_step
+from bench.params import CREATE_P99_LIMIT_MS, FANOUT_P99_LIMIT_MS, PLATEAU_MIN_RATIO, Params
+from bench.servers import Measured, ServerGroup, ServerProc
+from bench.steps import (
+    Ledger,
+    best_of,
+    brief,
+    ladder_done,
+    ms,
+    pct,
+    plateau,
+    plateau_rates,
+    run_step,
+)
 from bench.world import World
 
 
@@ -71,6 +82,50 @@ async def connections(server: ServerProc, world: World, n: int) -> dict[str, Any
     }
 
 
+def lenient(server: Measured) -> bool:
+    """The baseline has no overload protection: its problems past the knee are reported."""
+    return isinstance(server, ServerProc) and server.impl != "zizany"
+
+
+async def overload_steps(
+    server: Measured,
+    params: Params,
+    steps: list[dict[str, Any]],
+    run: Callable[[float], Awaitable[dict[str, Any]]],
+    ledger: Ledger,
+    reported: Ledger,
+    where: str,
+) -> int:
+    """Climb past the knee (params.plateau_factors × the knee rate); the accepted count.
+
+    Every problem counts as in any step, except on the baseline (`reported`); shedding
+    (E_RATE_LIMITED) is a figure, never a problem.
+    """
+    accepted = 0
+    for rate in plateau_rates(steps, params.plateau_factors):
+        step = await run(rate)
+        step["overload"] = True
+        step["passed"] = False  # not a candidate for the knee
+        accepted += step["accepted"]
+        (reported if lenient(server) else ledger).check(f"{where} @ {rate:g}/s (overload)", step)
+        steps.append(step)
+        print(f"  {where} overload: {brief(step)}", flush=True)
+    return accepted
+
+
+def plateau_of(steps: list[dict[str, Any]], rss_before: int, where: str) -> dict[str, Any] | None:
+    out = plateau(steps, rss_before, PLATEAU_MIN_RATIO)
+    if out is not None:
+        print(
+            f"  {where} plateau: best {out['best_deliveries_per_s']:g} deliveries/s "
+            f"@ {out['best_rate']:g}/s, {out['top_deliveries_per_s']:g} @ {out['top_rate']:g}/s "
+            f"(ratio {out['ratio']}, shed {out['top_rate_limited']}), "
+            f"RSS {out['rss_before_mb']} -> {out['rss_top_mb']} MB",
+            flush=True,
+        )
+    return out
+
+
 async def fanout(
     server: ServerProc | ServerGroup,
     world: World,
@@ -82,15 +137,18 @@ async def fanout(
     *,
     channel: int | None = None,
     receiver_kind: Kind = "light",
+    overload: bool = True,
 ) -> dict[str, Any]:
     """One sender (on the first server), `size` receivers (on the last) in one channel room;
-    climb the ladder of `rates`."""
+    climb the ladder of `rates`, then (`overload`) past the knee to 3× it."""
     group = server if isinstance(server, ServerGroup) else ServerGroup([server])
     send_to, recv_from = group.servers[0], group.servers[-1]
     channel = channel if channel is not None else world.fan_channel.get(size, 1)
     receivers = world.fan_receivers[:size]
     steps: list[dict[str, Any]] = []
     accepted = 0
+    reported = Ledger()
+    rss_before = group.rss_bytes()
     conc = 50 if receiver_kind == "light" else 40
     async with loadgens(1) as senders, loadgens(1, receiver_kind) as recv_gens:
         send_gen = senders[0]
@@ -115,17 +173,33 @@ async def fanout(
             accepted += step["accepted"]
             ok = ledger.check(f"{label} fan-out {size} @ {rate:g}/s", step)
             p99 = step["p99_ms"]
-            step["passed"] = bool(ok and p99 is not None and p99 < FANOUT_P99_LIMIT_MS)
+            step["passed"] = bool(
+                ok and not step["rate_limited"] and p99 is not None and p99 < FANOUT_P99_LIMIT_MS
+            )
             steps.append(step)
             print(f"  {label} fan-out room {size}: {brief(step)}", flush=True)
             if ladder_done(steps):
                 break
+
+        async def step_at(rate: float) -> dict[str, Any]:
+            return await run_step(
+                group,
+                [(send_gen, {sender: channel})],
+                recv_gens,
+                rate,
+                max(params.step_seconds, 12 / rate),
+            )
+
+        if overload:
+            accepted += await overload_steps(
+                group, params, steps, step_at, ledger, reported, f"{label} fan-out {size}"
+            )
     stored_ok: bool | None = None
     if send_to.stores:
         rows, distinct = await stored(send_to.location, [channel])
         stored_ok = rows == accepted == distinct
         if not stored_ok:
-            ledger.problems.append(
+            (reported if lenient(send_to) and reported.problems else ledger).problems.append(
                 f"{label} fan-out {size}: {accepted} accepted, {rows} stored ({distinct} distinct)"
             )
     return {
@@ -135,13 +209,22 @@ async def fanout(
         "best": best_of(steps, "deliveries_per_s"),
         "lowest": steps[0] if steps else None,
         "stored_ok": stored_ok,
+        "plateau": plateau_of(steps, rss_before, f"{label} fan-out {size}"),
+        "reported_problems": reported.problems,
     }
 
 
 async def create(
-    server: ServerProc, world: World, params: Params, ledger: Ledger, label: str
+    server: ServerProc,
+    world: World,
+    params: Params,
+    ledger: Ledger,
+    label: str,
+    *,
+    overload: bool = True,
 ) -> dict[str, Any]:
-    """100 channels of 10 members, every member sending; climb until p99 > 200 ms."""
+    """100 channels of 10 members, every member sending; climb until p99 > 200 ms, then
+    (`overload`) past the knee to 3× it."""
     socks = [
         {"key": u, "cookie": world.cookies[u], "channel": c}
         for c, us in world.create_members.items()
@@ -150,6 +233,8 @@ async def create(
     workers = 2
     steps: list[dict[str, Any]] = []
     accepted = 0
+    reported = Ledger()
+    rss_before = server.rss_bytes()
     async with loadgens(workers) as gens:
         parts = split(socks, workers)
         await connect_all(gens, server.url, parts)
@@ -162,17 +247,27 @@ async def create(
             # The contract orders the events of one socket; with several processes, two
             # senders' messages in one channel may reach the processes' receivers in
             # different orders (each process broadcasts its own first): reported only.
-            reported = ["order_diverged_channels"] if (server.workers or 1) > 1 else []
-            ok = ledger.check(f"{label} message:create @ {rate}/s", step, reported)
+            figures = ["order_diverged_channels"] if (server.workers or 1) > 1 else []
+            ok = ledger.check(f"{label} message:create @ {rate}/s", step, figures)
             p99 = step["p99_ms"]
-            step["passed"] = bool(ok and p99 is not None and p99 < CREATE_P99_LIMIT_MS)
+            step["passed"] = bool(
+                ok and not step["rate_limited"] and p99 is not None and p99 < CREATE_P99_LIMIT_MS
+            )
             steps.append(step)
             print(f"  {label} message:create: {brief(step)}", flush=True)
             if ladder_done(steps):
                 break
+
+        async def step_at(rate: float) -> dict[str, Any]:
+            return await run_step(server, senders, gens, rate, params.step_seconds)
+
+        if overload:
+            accepted += await overload_steps(
+                server, params, steps, step_at, ledger, reported, f"{label} message:create"
+            )
     rows, distinct = await stored(server.location, list(world.create_members))
     if rows != accepted or distinct != accepted:
-        ledger.problems.append(
+        (reported if lenient(server) and reported.problems else ledger).problems.append(
             f"{label} message:create: {accepted} accepted, {rows} stored ({distinct} distinct)"
         )
     return {
@@ -180,6 +275,8 @@ async def create(
         "best": best_of(steps, "messages_per_s"),
         "stored_ok": rows == accepted == distinct,
         "processes": server.workers or 1,
+        "plateau": plateau_of(steps, rss_before, f"{label} message:create"),
+        "reported_problems": reported.problems,
     }
 
 
@@ -226,6 +323,7 @@ async def cluster(
         ledger,
         label,
         channel=world.cluster_channel,
+        overload=False,
     )
     out["processes"] = len(group.servers)
     return out

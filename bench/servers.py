@@ -232,5 +232,8 @@ class ServerGroup:
     def cpu_seconds(self) -> float:
         return sum(s.cpu_seconds() for s in self.servers)
 
+    def rss_bytes(self) -> int:
+        return sum(s.rss_bytes() for s in self.servers)
+
 
 Measured = ServerProc | ServerGroup

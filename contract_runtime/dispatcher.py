@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -24,6 +25,7 @@ from contract_runtime.schemas import MAX_TEXT, dump
 
 P = TypeVar("P")
 log = logging.getLogger("zizany.contract")
+RATE_LIMITED = "E_RATE_LIMITED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,8 @@ class Context(Generic[P]):
     sid: SocketId
     principal: P
     event: str
+    # time.monotonic() when the event arrived, before it waited for its socket's turn.
+    received: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,13 @@ class Dispatcher(Generic[P]):
         self.principals: dict[str, P] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.observer: DispatchObserver = NoObserver()
+        # At most this many events of one socket wait for their turn; past it an event
+        # whose operation can answer E_RATE_LIMITED is refused at once (bounded memory
+        # against a client that never waits for its acks). None: no bound.
+        self.max_waiting: int | None = None
+        self.overflow_retry_ms = 1000
+        self.overflowed = 0
+        self._waiting: dict[str, int] = {}
         sio.on("connect", self._connect)
         sio.on("disconnect", self._disconnect)
         for op in self.operations:
@@ -168,15 +179,43 @@ class Dispatcher(Generic[P]):
             lock = self._locks.get(sid)
             if lock is None:
                 return None
-            # One event at a time per socket, in arrival order (asyncio.Lock is FIFO).
-            async with lock:
-                return await self.dispatch(op, sid, args)
+            received = time.monotonic()
+            waiting = self._waiting.get(sid, 0)
+            if (
+                self.max_waiting is not None
+                and waiting >= self.max_waiting
+                and RATE_LIMITED in op.errors
+            ):
+                # Refused unhandled, so it changes nothing: the effects keep their order.
+                self.overflowed += 1
+                error = ContractError(
+                    f"{waiting} events of this socket are waiting, retry later",
+                    code=RATE_LIMITED,
+                    extra={"retryAfterMs": self.overflow_retry_ms},
+                )
+                return await self._fail(op, sid, error)
+            self._waiting[sid] = waiting + 1
+            try:
+                # One event at a time per socket, in arrival order (asyncio.Lock is FIFO).
+                async with lock:
+                    return await self.dispatch(op, sid, args, received=received)
+            finally:
+                left = self._waiting[sid] - 1
+                if left:
+                    self._waiting[sid] = left
+                else:
+                    del self._waiting[sid]
 
         handle.__name__ = f"handle_{op.method}"
         return handle
 
-    async def dispatch(self, op: Operation, sid: str, args: tuple[Any, ...]) -> Any:
-        """Handle one event: returns the ack (Socket.IO sends it if the client asked)."""
+    async def dispatch(
+        self, op: Operation, sid: str, args: tuple[Any, ...], *, received: float = 0.0
+    ) -> Any:
+        """Handle one event: returns the ack (Socket.IO sends it if the client asked).
+
+        `received` is when it arrived (`Context.received`; 0 when unknown).
+        """
         principal = self.principals.get(sid)
         if principal is None:
             return None
@@ -192,7 +231,7 @@ class Dispatcher(Generic[P]):
         try:
             payload = op.model.model_validate(args[0])
             result = await getattr(self.handlers, op.method)(
-                Context(SocketId(sid), principal, op.event), payload
+                Context(SocketId(sid), principal, op.event, received), payload
             )
         except asyncio.CancelledError:
             raise

@@ -56,6 +56,8 @@ class Instruments:
     emits_refused: Counter
     publish_failures: Counter
     rate_limit_fallbacks: Counter
+    saturation_refusals: Counter
+    slow_consumers_dropped: Counter
     message_broadcast_seconds: Histogram
     db_query_seconds: Histogram
     http_requests: Counter
@@ -113,6 +115,19 @@ def instruments() -> Instruments:
         rate_limit_fallbacks=Counter(
             "zizany_rate_limit_fallbacks",
             "Rate-limit checks counted in this process only because Redis was unreachable.",
+            registry=registry,
+        ),
+        saturation_refusals=Counter(
+            "zizany_saturation_refusals",
+            "New messages refused (E_RATE_LIMITED) because the process was saturated, by "
+            "signal: writer (queue full), lag (event loop), queue (waited for its turn), "
+            "backlog (too many of its socket's events waiting).",
+            ["reason"],
+            registry=registry,
+        ),
+        slow_consumers_dropped=Counter(
+            "zizany_slow_consumers_dropped",
+            "WebSocket recipients disconnected because they held more unsent than allowed.",
             registry=registry,
         ),
         message_broadcast_seconds=Histogram(
@@ -264,9 +279,10 @@ def http_request(method: str, route: str, status: int, seconds: float) -> None:
 class CountsMirror:
     """Turns the running totals of `Realtime.counters()` into counter increments.
 
-    Emits refused by validation (`emit_rejected:<message>`), broadcasts not published and
-    rate-limit fallbacks are already counted where they happen; each worker mirrors them
-    every few seconds (and before a scrape), so no second count is kept in those paths.
+    Emits refused by validation (`emit_rejected:<message>`), broadcasts not published,
+    rate-limit fallbacks, saturation refusals and slow consumers dropped are already
+    counted where they happen; each worker mirrors them every few seconds (and before a
+    scrape), so no second count is kept in those paths.
     """
 
     def __init__(self) -> None:
@@ -288,3 +304,7 @@ class CountsMirror:
                 m.publish_failures.inc(grown)
             elif key == "rate_limit_local_fallbacks":
                 m.rate_limit_fallbacks.inc(grown)
+            elif key.startswith("saturation_refused:"):
+                m.saturation_refusals.labels(key.removeprefix("saturation_refused:")).inc(grown)
+            elif key == "slow_consumers_dropped":
+                m.slow_consumers_dropped.inc(grown)

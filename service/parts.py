@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.auth.passwords import Passwords
 from service.auth.throttle import InMemorySlidingWindow, LoginThrottle, SlidingWindowCounter
+from service.chat.saturation import Bounds, Saturation
 from service.db.engine import create_engine, session_factory
 from service.db.message_writer import MessageWriter
 from service.db.migrate import prepare_schema
@@ -50,6 +51,8 @@ class Parts:
     presence: Presence
     client_manager: socketio.AsyncManager
     message_writer: MessageWriter
+    # Refuses new messages while the process is saturated (the writer's queue bounded).
+    saturation: Saturation
     redis: Redis | None = None
     typing_store: TypingStore | None = None
     backplane: Backplane | None = None
@@ -58,6 +61,16 @@ class Parts:
 def build_parts(settings: Settings) -> Parts:
     """The parts for `settings`: in-process, or shared through Redis when it is configured."""
     engine = create_engine(settings)
+    saturation = Saturation(
+        Bounds(
+            max_pending_messages=settings.saturation_max_pending_messages,
+            max_loop_lag_seconds=settings.saturation_max_loop_lag_seconds,
+            max_queue_delay_seconds=settings.saturation_max_queue_delay_seconds,
+            retry_after_seconds=settings.saturation_retry_after_seconds,
+        )
+    )
+    writer = MessageWriter(engine, admit=saturation.admit)
+    saturation.pending = lambda: writer.pending
     embedded = Parts(
         settings=settings,
         secret=resolve_secret_key(settings),
@@ -71,7 +84,8 @@ def build_parts(settings: Settings) -> Parts:
         ),
         presence=InMemoryPresence(),
         client_manager=DirectFanoutManager(),
-        message_writer=MessageWriter(engine),
+        message_writer=writer,
+        saturation=saturation,
     )
     if settings.redis_url is None:
         return embedded
@@ -120,4 +134,6 @@ async def running(parts: Parts) -> AsyncIterator[contextlib.AsyncExitStack]:
         if parts.redis is not None:
             stack.push_async_callback(parts.redis.aclose)
         await prepare_schema(parts.settings)
+        parts.saturation.start()
+        stack.push_async_callback(parts.saturation.stop)
         yield stack

@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     # (service.realtime.direct): bytes in its connection's buffer, packets on its queue.
     max_send_buffer_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     max_send_queue_packets: int = Field(default=2048, gt=0)
+    # Overload (service.chat.saturation): new messages are refused with E_RATE_LIMITED while
+    # the writer holds this many, the event loop lags this much (smoothed), or the event
+    # waited this long for its socket's turn; the refusal suggests retrying after a while.
+    saturation_max_pending_messages: int = Field(default=1024, ge=1)
+    saturation_max_loop_lag_seconds: float = Field(default=1.0, gt=0)
+    saturation_max_queue_delay_seconds: float = Field(default=5.0, gt=0)
+    saturation_retry_after_seconds: float = Field(default=1.0, ge=0)
+    # Events of one socket waiting for their turn; past it a message:create is refused at
+    # once (a client that never waits for its acks cannot queue without end).
+    saturation_max_waiting_events: int = Field(default=256, ge=1)
     # Engine.IO keepalive: the server pings every interval; no answer within the timeout
     # closes the socket.
     ping_interval_seconds: float = Field(default=25.0, gt=0)

@@ -11,12 +11,17 @@ acknowledged message is durable.
 
 A batch that fails (a channel deleted a moment ago: a foreign-key error) is retried row
 by row, so only the messages that cannot be stored fail.
+
+Bounded: `admit` (service.chat.saturation) is asked before a message joins the queue and
+raises to refuse it, e.g. while `pending` is over its bound, so the queue cannot grow
+without end when the database falls behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,16 +63,35 @@ class StoredMessage:
 class MessageWriter:
     """Stores messages in batches: one statement and one commit for all that are waiting."""
 
-    def __init__(self, engine: AsyncEngine, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_batch: int = MAX_BATCH,
+        admit: Callable[[], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        # Raises to refuse a new message (before it is queued); None admits everything.
+        self.admit = admit
         self._waiting: list[tuple[NewMessage, asyncio.Future[StoredMessage]]] = []
+        self._writing = 0
         self._flusher: asyncio.Task[None] | None = None
         self.batches = 0
         self.rows = 0
 
+    @property
+    def pending(self) -> int:
+        """Messages not yet answered: queued, and in the batch being written."""
+        return len(self._waiting) + self._writing
+
     async def store(self, message: NewMessage) -> StoredMessage:
-        """Store one message (with whatever else is waiting); returns once committed."""
+        """Store one message (with whatever else is waiting); returns once committed.
+
+        `admit`'s refusal propagates before anything is queued.
+        """
+        if self.admit is not None:
+            self.admit()
         future: asyncio.Future[StoredMessage] = asyncio.get_running_loop().create_future()
         self._waiting.append((message, future))
         if self._flusher is None:
@@ -81,8 +105,10 @@ class MessageWriter:
             while self._waiting:
                 batch = self._waiting[: self.max_batch]
                 del self._waiting[: self.max_batch]
+                self._writing = len(batch)
                 await self._write(batch)
         finally:
+            self._writing = 0
             self._flusher = None
 
     async def _write(self, batch: list[tuple[NewMessage, asyncio.Future[StoredMessage]]]) -> None:

@@ -9,6 +9,7 @@ hub (AsyncServer, emitter) ← sockets (index) ← announcer (presence, typing) 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,10 +23,12 @@ from service.auth.throttle import SlidingWindowCounter
 from service.chat.domain import Chat
 from service.chat.notifier import Guarded
 from service.chat.parts import ChatParts
+from service.chat.saturation import Saturation
 from service.db.message_writer import MessageWriter
 from service.realtime.announcer import Announcer
 from service.realtime.backplane import Backplane
 from service.realtime.broadcaster import Broadcaster
+from service.realtime.direct import COUNTERS
 from service.realtime.drain import SocketDrain
 from service.realtime.handlers import ZizanyHandlers
 from service.realtime.hub import Hub
@@ -46,6 +49,7 @@ class SocketParts(Protocol):
     presence: Presence
     message_rate: SlidingWindowCounter
     message_writer: MessageWriter
+    saturation: Saturation
     client_manager: socketio.AsyncManager
     typing_store: TypingStore | None
     backplane: Backplane | None
@@ -97,10 +101,16 @@ class Realtime:
             chat=self.chat,
             announcer=self.announcer,
             secret=parts.secret,
+            saturation=parts.saturation,
             # Without a backplane every room of the deployment is in this process.
             rooms_are_exact=parts.backplane is None,
         )
         self.dispatcher = bind(self.hub.sio, self.handlers, self.hub.emitter)
+        self.dispatcher.max_waiting = parts.settings.saturation_max_waiting_events
+        self.dispatcher.overflow_retry_ms = math.ceil(
+            parts.settings.saturation_retry_after_seconds * 1000
+        )
+        self.saturation = parts.saturation
         self.drain = SocketDrain(self.hub.sio)  # a graceful shutdown (service.shutdown)
 
     def observe(self, observer: SocketObserver) -> None:
@@ -134,6 +144,9 @@ class Realtime:
     def counters(self) -> dict[str, int]:
         """Counts for health and metrics: rejected emits, unpublished broadcasts, ..."""
         counts = self.hub.counters()
+        counts.update(self.saturation.counts())
+        counts["saturation_refused:backlog"] = self.dispatcher.overflowed
+        counts["slow_consumers_dropped"] = COUNTERS.slow_consumers_dropped
         if self.backplane is not None:
             counts.update(self.backplane.counters())
         return counts

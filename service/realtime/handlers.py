@@ -8,6 +8,7 @@ error events and failed acks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +42,7 @@ from generated.realtime.rooms import channel_room, server_room
 from generated.realtime.router import SocketHandlers
 from service.auth.logins import Principal, principal_from_cookie_header
 from service.chat.domain import Chat
+from service.chat.saturation import Saturation
 from service.errors import Forbidden
 from service.realtime.announcer import Announcer
 
@@ -51,9 +53,16 @@ class ZizanyHandlers(SocketHandlers[Principal]):
     """Every receive operation of spec/asyncapi.yaml."""
 
     def __init__(
-        self, *, chat: Chat, announcer: Announcer, secret: str, rooms_are_exact: bool = False
+        self,
+        *,
+        chat: Chat,
+        announcer: Announcer,
+        secret: str,
+        rooms_are_exact: bool = False,
+        saturation: Saturation | None = None,
     ) -> None:
         self.chat = chat
+        self.saturation = saturation
         self.rooms_are_exact = rooms_are_exact
         self.announcer = announcer
         self.sio = announcer.hub.sio
@@ -109,7 +118,13 @@ class ZizanyHandlers(SocketHandlers[Principal]):
         return TypingStopOk(ok=True, channelId=payload.channelId)
 
     async def on_message_create(self, ctx: Ctx, payload: MessageCreate) -> MessageCreateOk:
-        """Post through the domain layer (which broadcasts `message:new`); ack the message."""
+        """Post through the domain layer (which broadcasts `message:new`); ack the message.
+
+        An event that waited too long for its socket's turn is refused (E_RATE_LIMITED):
+        this sender sends faster than the server handles (service.chat.saturation).
+        """
+        if self.saturation is not None and ctx.received:
+            self.saturation.admit_queued(time.monotonic() - ctx.received)
         # In one process a socket in the channel's room is a member: only members enter
         # it and revocation empties it at once. Across processes a revocation reaches the
         # other processes' rooms a moment later, so there the database answers.

@@ -118,5 +118,9 @@ async def test_a_short_socket_session_moves_every_socket_figure(observed: Server
 
 def test_the_mirrored_counters_are_exported_from_the_start(observed: ServerProcess) -> None:
     samples = scrape(observed)
-    for name in ("zizany_broadcast_publish_failures_total", "zizany_rate_limit_fallbacks_total"):
+    for name in (
+        "zizany_broadcast_publish_failures_total",
+        "zizany_rate_limit_fallbacks_total",
+        "zizany_slow_consumers_dropped_total",
+    ):
         assert (name, frozenset()) in samples, name
