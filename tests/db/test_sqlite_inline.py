@@ -6,6 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
 
@@ -57,13 +58,15 @@ async def test_uncontended_reads_and_writes_run_inline_and_contended_ones_do_not
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threaded: list[str] = []
-    original = sqlite_inline.aiosqlite.Connection._execute
+    original = aiosqlite.Connection._execute
 
-    async def spy(self: object, fn: object, *args: object, **kwargs: object) -> object:
+    async def spy(
+        self: aiosqlite.Connection, fn: object, *args: object, **kwargs: object
+    ) -> object:
         threaded.append(getattr(fn, "__name__", "?"))
-        return await original(self, fn, *args, **kwargs)  # type: ignore[arg-type]
+        return await original(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
-    monkeypatch.setattr(sqlite_inline.aiosqlite.Connection, "_execute", spy)
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", spy)
     engine = create_engine_for_url(f"sqlite+aiosqlite:///{tmp_path}/inline.db")
     try:
         async with engine.begin() as conn, engine.connect() as other:
