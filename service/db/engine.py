@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from service import metrics
-from service.db import sqlite_reads
+from service.db import sqlite_inline
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,9 +43,9 @@ def create_engine_for_url(
         return _create_async_engine(sa_url, pool_pre_ping=True)
     _ensure_sqlite_directory(sa_url)
     if sa_url.database and not sa_url.query:
-        # Reads on the loop's thread, writes in aiosqlite's (service.db.sqlite_reads).
+        # Calls that cannot wait run on the loop's thread (service.db.sqlite_inline).
         creator = partial(
-            sqlite_reads.connect, sa_url.database, busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
+            sqlite_inline.connect, sa_url.database, busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
         )
         engine = _create_async_engine(sa_url, async_creator=creator)
     else:
