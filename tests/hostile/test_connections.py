@@ -75,6 +75,10 @@ def test_connections_over_the_cap_are_refused_with_503_and_the_server_keeps_answ
     capped: ServerProcess,
 ) -> None:
     hold = _connect(capped, CAP + 10)
+    # The kernel completes the TCP handshakes at once; the server counts a connection only
+    # when its loop accepts it. Let it accept them all before the requests arrive, or the
+    # first requests see fewer connections than are open (flaky on a busy machine).
+    time.sleep(0.5)
     statuses = []
     for sock in hold:
         sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
