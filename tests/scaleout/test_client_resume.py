@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import subprocess
 import time
@@ -30,6 +31,7 @@ from tests.conftest import need
 from tests.docs.test_client_resume import Poster, stored_ids
 from tests.scaleout.cluster import FAST_PRESENCE, Cluster, People, cluster, cookie, free_port
 from tests.scaleout.test_cluster import server_with
+from tests.web.support import ROOT, need_node
 
 # The connections that may have missed broadcasts are dropped within this, not 5 s.
 QUICK_RESYNC = {"ZIZANY_RESYNC_SPREAD_SECONDS": "0.5"}
@@ -190,6 +192,7 @@ async def test_a_reader_on_one_process_sees_every_message_once_in_order_across_a
 
 
 @pytest.mark.postgres
+@pytest.mark.node
 async def test_a_redis_restart_drops_the_other_process_s_connections_once_and_they_reconnect(
     pair: Cluster, people: People, private_redis: PrivateRedis
 ) -> None:
@@ -197,11 +200,25 @@ async def test_a_redis_restart_drops_the_other_process_s_connections_once_and_th
     sender, reader = await people.person("sender"), await people.person("reader")
     _, channel_id = await server_with(sender, reader)
     path = f"/api/channels/{channel_id}/messages"
+    need_node("socket.io-client")
     watched = {transport: Watched() for transport in ("websocket", "polling")}
     late = Watched()
+    # And the official client, socket.io-client in Node.js, for 20 s.
+    config = {"url": b.url, "cookie": cookie(reader), "channelId": channel_id, "seconds": 20}
+    node = await asyncio.create_subprocess_exec(
+        "node",
+        str(Path(__file__).with_name("watch_socket.mjs")),
+        json.dumps(config),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         for transport, client in watched.items():
             await client.connect(b.url, cookie(reader), transport, channel_id)
+        assert node.stdout is not None
+        first = json.loads(await asyncio.wait_for(node.stdout.readline(), 15))
+        assert first == {"event": "connect", "joined": True}
 
         # No gap: messages from A arrive live, nobody is dropped.
         for n in range(5):
@@ -223,6 +240,19 @@ async def test_a_redis_restart_drops_the_other_process_s_connections_once_and_th
             assert client.disconnects[0] == socketio.AsyncClient.reason.TRANSPORT_ERROR
             assert client.sio.connected
         assert (late.connects, late.disconnects) == (1, [])  # connected after the gap
+
+        output, _ = await asyncio.wait_for(node.communicate(), 30)
+        records = [json.loads(line) for line in output.decode().splitlines()]
+        lifecycle = [r for r in records if r["event"] != "message:new"]
+        assert lifecycle == [
+            {"event": "disconnect", "reason": "transport close"},
+            {"event": "connect", "joined": True},
+            {"event": "disconnect", "reason": "io client disconnect"},  # its own, at the end
+            {"event": "done"},
+        ], output.decode()
     finally:
+        if node.returncode is None:
+            node.kill()
+            await node.wait()
         for client in [*watched.values(), late]:
             await client.close()
