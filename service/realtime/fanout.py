@@ -12,6 +12,9 @@ needs its own ack id).
 `muted` sockets get no room broadcasts (events to their own sid still go): the sockets
 about to be dropped after a pub/sub gap (service.realtime.resync), so that nothing newer
 than the gap reaches them and their clients' catch-up starts before what they missed.
+While `rooms_paused` (a process whose pub/sub subscription is down), no socket gets room
+broadcasts, for the same reason: one of this process's own events, delivered while
+another process's are lost, would move a client's cursor past them.
 """
 
 from __future__ import annotations
@@ -32,9 +35,13 @@ class DirectFanoutManager(socketio.AsyncManager):  # type: ignore[misc]
     muted: set[str]
     """Sockets that get no room broadcasts until they are dropped (set by Resync)."""
 
+    rooms_paused: bool
+    """No socket gets room broadcasts (the pub/sub subscription is down)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.muted = set()
+        self.rooms_paused = False
 
     async def emit(
         self,
@@ -80,9 +87,9 @@ class DirectFanoutManager(socketio.AsyncManager):  # type: ignore[misc]
         eio = self.server.eio
         sockets = eio.sockets
         delivered = 0
-        muted = self.muted
+        muted, paused = self.muted, self.rooms_paused
         for sid, eio_sid in list(self.get_participants(namespace, room)):
-            if sid in skip or (muted and sid in muted and room != sid):
+            if sid in skip or ((paused or (muted and sid in muted)) and room != sid):
                 continue
             delivered += 1
             if frame is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -156,6 +157,10 @@ async def test_a_reader_on_one_process_sees_every_message_once_in_order_across_a
     sender, reader = await people.person("sender"), await people.person("reader")
     server_id, channel_id = await server_with(sender, reader)
     poster = Poster(sender, channel_id)
+    # The same sender on B while Redis is down: B's own messages must not move the reader
+    # past A's lost ones. (Not while both processes deliver live: then a message of B can
+    # reach the reader before an older one of A, as Socket.IO across processes does.)
+    poster_b = Poster(dataclasses.replace(sender, http=people.on(sender, b)), channel_id)
     seen: list[Message] = []
     client = ZizanyClient(reconnect=True, timeout=10)
 
@@ -177,7 +182,13 @@ async def test_a_reader_on_one_process_sees_every_message_once_in_order_across_a
         posting = asyncio.create_task(poster.keep_posting(stop))
         await asyncio.sleep(0.5)
         await asyncio.to_thread(private_redis.stop)
-        await asyncio.sleep(2.0)  # posts on A are stored; B's sockets do not get them
+        await until(lambda: "Redis pub/sub lost" in b.log, 10, "B lost its subscription")
+        stop_b = asyncio.Event()
+        posting_b = asyncio.create_task(poster_b.keep_posting(stop_b))
+        await asyncio.sleep(2.0)  # stored; B's sockets get neither A's nor B's own
+        stop_b.set()
+        await posting_b
+        assert poster_b.count > 0
         await asyncio.to_thread(private_redis.start)
         await asyncio.sleep(6.0)  # both processes resubscribe; live delivery resumes
         stop.set()

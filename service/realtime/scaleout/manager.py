@@ -16,6 +16,10 @@
   ago the latest failed); after a failure it also publishes a notice with that count,
   retried until Redis takes it, so the others learn of the loss even when it sends
   nothing else. service.realtime.resync makes the affected clients catch up.
+- While the subscription is down, this process delivers no room broadcasts to its own
+  sockets either (`rooms_paused`): its own events would otherwise reach clients while
+  the others' are lost, and move their catch-up cursors past what they missed. At the
+  resubscription the sockets from before are muted and dropped, then rooms resume.
 """
 
 from __future__ import annotations
@@ -173,6 +177,7 @@ class ZizanyRedisManager(socketio.AsyncRedisManager, DirectFanoutManager):  # ty
                     )
                     # However short the loss, what was published meanwhile is gone.
                     self._gap(time.monotonic(), "the pub/sub subscription was lost")
+                self.rooms_paused = False
                 failed_at, delay = None, 0.5
                 async for message in self.pubsub.listen():
                     yield message
@@ -180,6 +185,7 @@ class ZizanyRedisManager(socketio.AsyncRedisManager, DirectFanoutManager):  # ty
                 raise
             except Exception as exc:
                 self.subscribed = False
+                self.rooms_paused = True
                 if failed_at is None:
                     failed_at = loop.time()
                 log.error("Redis pub/sub lost (%r); retrying in %.1f s", exc, delay)
