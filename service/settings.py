@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     presence_lease_seconds: float = Field(default=15.0, gt=0)
     presence_refresh_seconds: float = Field(default=5.0, gt=0)
     presence_sweep_seconds: float = Field(default=5.0, gt=0)
+    # After the pub/sub lost broadcasts, the connections that may have missed some are
+    # dropped (their clients reconnect and catch up), each within this many seconds.
+    resync_spread_seconds: float = Field(default=5.0, ge=0, le=600)
     log_level: LogLevel = "INFO"
     # Operating (issue 14): `json` = one JSON object per line; metrics at /metrics when on,
     # behind `Authorization: Bearer <metrics_token>` when a token is set.

@@ -92,7 +92,11 @@ class Realtime:
             typing_timeout=parts.settings.typing_timeout_seconds,
             typing_store=parts.typing_store,
         )
-        self.broadcaster = kinds.broadcaster(self.announcer, backplane=parts.backplane)
+        self.broadcaster = kinds.broadcaster(
+            self.announcer,
+            backplane=parts.backplane,
+            resync_spread=parts.settings.resync_spread_seconds,
+        )
         self.notifier = Guarded(self.broadcaster)
         self.chat = Chat(
             ChatParts(sessionmaker, self.notifier, parts.message_rate, parts.message_writer)
@@ -138,6 +142,7 @@ class Realtime:
 
     async def stop(self) -> None:
         """Stop the backplane (this process's leases go, its users' presence follows)."""
+        await self.broadcaster.resyncs.stop()
         if self.backplane is not None:
             await self.backplane.stop()
 
@@ -149,4 +154,5 @@ class Realtime:
         counts["slow_consumers_dropped"] = COUNTERS.slow_consumers_dropped
         if self.backplane is not None:
             counts.update(self.backplane.counters())
+            counts.update(self.broadcaster.resyncs.counters())
         return counts

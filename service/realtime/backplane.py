@@ -2,7 +2,8 @@
 
 `Backplane` is implemented on Redis by service.realtime.scaleout; a single process has
 none. A backplane calls back into this process through `Control` (the broadcaster applies
-other processes' operations) and `Announcements` (the announcer tells the rooms).
+other processes' operations, and makes the sockets catch up after the backplane lost
+broadcasts) and `Announcements` (the announcer tells the rooms).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ class Control(Protocol):
 
     async def apply_control(self, op: Mapping[str, Any]) -> None:
         """Apply another process's control operation to this process's sockets."""
+        ...
+
+    def resync(self, before: float, why: str) -> None:
+        """Broadcasts of other processes may have been lost up to `before` (a
+        `time.monotonic()` value): make the sockets connected before then catch up."""
         ...
 
 

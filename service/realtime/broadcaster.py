@@ -26,6 +26,7 @@ from service.chat.notifier import Notifier
 from service.db import channels
 from service.realtime.announcer import Announcer
 from service.realtime.backplane import Backplane
+from service.realtime.resync import DEFAULT_SPREAD_SECONDS, Resync
 
 log = logging.getLogger("zizany.realtime")
 
@@ -33,7 +34,13 @@ log = logging.getLogger("zizany.realtime")
 class Broadcaster(Notifier):
     """`Notifier` for a process that serves sockets."""
 
-    def __init__(self, announcer: Announcer, *, backplane: Backplane | None = None) -> None:
+    def __init__(
+        self,
+        announcer: Announcer,
+        *,
+        backplane: Backplane | None = None,
+        resync_spread: float = DEFAULT_SPREAD_SECONDS,
+    ) -> None:
         """Sends through the announcer's hub, to the sockets of its index."""
         self.announcer = announcer
         self.hub = announcer.hub
@@ -41,6 +48,7 @@ class Broadcaster(Notifier):
         self.index = announcer.index
         self.sessionmaker = announcer.sessionmaker
         self.backplane = backplane
+        self.resyncs = Resync(self.hub.sio, self.index, spread=resync_spread)
 
     async def message_created(self, message: Message) -> None:
         """`message:new` to the message's channel room."""
@@ -137,6 +145,10 @@ class Broadcaster(Notifier):
         """Tell the other processes (if any) to apply `op` to their sockets."""
         if self.backplane is not None:
             await self.backplane.publish(op)
+
+    def resync(self, before: float, why: str) -> None:
+        """Drop the connections made before `before` (service.realtime.resync)."""
+        self.resyncs.request(before, why)
 
     async def apply_control(self, op: Mapping[str, Any]) -> None:
         """Apply another process's control operation to this process's sockets."""

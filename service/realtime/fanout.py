@@ -8,6 +8,13 @@ WebSocket recipient whose socket has nothing pending; the others (long-polling, 
 writer) get the Engine.IO packet on their queue as the library does, in turn, without a
 task per recipient. Emits with a callback keep the library's path (each recipient
 needs its own ack id).
+
+`muted` sockets get no room broadcasts (events to their own sid still go): the sockets
+about to be dropped after a pub/sub gap (service.realtime.resync), so that nothing newer
+than the gap reaches them and their clients' catch-up starts before what they missed.
+While `rooms_paused` (a process whose pub/sub subscription is down), no socket gets room
+broadcasts, for the same reason: one of this process's own events, delivered while
+another process's are lost, would move a client's cursor past them.
 """
 
 from __future__ import annotations
@@ -24,6 +31,17 @@ from service.realtime.direct import DirectQueue, text_frame
 
 class DirectFanoutManager(socketio.AsyncManager):  # type: ignore[misc]
     """`AsyncManager` with a broadcast framed once and written without a task per recipient."""
+
+    muted: set[str]
+    """Sockets that get no room broadcasts until they are dropped (set by Resync)."""
+
+    rooms_paused: bool
+    """No socket gets room broadcasts (the pub/sub subscription is down)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.muted = set()
+        self.rooms_paused = False
 
     async def emit(
         self,
@@ -69,8 +87,9 @@ class DirectFanoutManager(socketio.AsyncManager):  # type: ignore[misc]
         eio = self.server.eio
         sockets = eio.sockets
         delivered = 0
+        muted, paused = self.muted, self.rooms_paused
         for sid, eio_sid in list(self.get_participants(namespace, room)):
-            if sid in skip:
+            if sid in skip or ((paused or (muted and sid in muted)) and room != sid):
                 continue
             delivered += 1
             if frame is not None:

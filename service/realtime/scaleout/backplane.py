@@ -55,6 +55,7 @@ class RedisBackplane:
         """Clear this process id's previous life, then refresh and sweep periodically."""
         self._announcements = announcements
         self.manager.on_control = control.apply_control
+        self.manager.on_gap = control.resync
         try:
             await self._clear_previous_life()
         except REDIS_ERRORS as exc:
@@ -101,6 +102,7 @@ class RedisBackplane:
             "broadcast_publish_failures": self.manager.publish_failures,
             "pubsub_subscribed": int(self.manager.subscribed),
             "pubsub_resubscriptions": self.manager.resubscriptions,
+            "pubsub_gaps": self.manager.gaps,
             "presence_loop_failures": self.loop_failures,
             "rate_limit_local_fallbacks": sum(c.fallbacks for c in self.rate_counters),
         }

@@ -9,6 +9,17 @@
 - Presence (leases), typing state and rate limits live in Redis: see redis_presence,
   redis_typing and redis_counters.
 - A broadcast that cannot be published is logged and counted (`publish_failures`).
+- Gaps: a process tells when broadcasts of others may not have reached it (`on_gap`):
+  when its listener subscribes again after losing the subscription (however quickly),
+  and when another process reports more failed publishes than it did before. Every
+  message a process publishes carries its count of failed publishes so far (and how long
+  ago the latest failed); after a failure it also publishes a notice with that count,
+  retried until Redis takes it, so the others learn of the loss even when it sends
+  nothing else. service.realtime.resync makes the affected clients catch up.
+- While the subscription is down, this process delivers no room broadcasts to its own
+  sockets either (`rooms_paused`): its own events would otherwise reach clients while
+  the others' are lost, and move their catch-up cursors past what they missed. At the
+  resubscription the sockets from before are muted and dropped, then rooms resume.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -32,6 +44,16 @@ PUBLISH_TIMEOUT_SECONDS = 5.0
 # The pub/sub listener retries after 0.5 s, doubling up to this (python-socketio: 60 s).
 MAX_RESUBSCRIBE_DELAY_SECONDS = 4.0
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None]]
+GapHandler = Callable[[float, str], None]
+"""Called with the `time.monotonic()` moment up to which broadcasts may have been lost."""
+
+# Carried by every published message: the publisher's failed publishes so far, and the
+# seconds since the latest of them.
+LOST_FIELD = "zizany_lost"
+LOST_AGE_FIELD = "zizany_lost_age"
+NOTICE_METHOD = "zizany:notice"
+# Publishers whose counts are remembered (a restarted process has a new host id).
+MAX_KNOWN_PUBLISHERS = 1024
 
 
 class ZizanyRedisManager(socketio.AsyncRedisManager, DirectFanoutManager):  # type: ignore[misc]
@@ -70,26 +92,64 @@ class ZizanyRedisManager(socketio.AsyncRedisManager, DirectFanoutManager):  # ty
         self.publish_failures = 0
         self.subscribed = False
         self.resubscriptions = 0
+        self.gaps = 0
         self.on_control: ControlHandler | None = None
+        self.on_gap: GapHandler | None = None
+        self._failed_at = 0.0  # time.monotonic() of the latest failed publish
+        self._reported = 0  # the failure count the last message that got out carried
+        self._notice: asyncio.Task[None] | None = None
+        self._lost_by_host: dict[str, int] = {}  # another publisher -> its latest count
+        self._subscribed_since = 0.0  # time.monotonic() of the current subscription
 
     async def _publish(self, data: dict[str, Any]) -> int | None:
-        """Publish to the other processes; a failure is logged and counted, never silent."""
+        """Publish to the other processes; a failure is logged and counted, never silent,
+        and the others are told of it as soon as Redis takes a message again."""
+        lost = self.publish_failures
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
-                receivers = await self.publisher.publish(self.channel, self.json.dumps(data))
+                receivers = await self.publisher.publish(
+                    self.channel, self.json.dumps({**data, **self._losses(lost)})
+                )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.publish_failures += 1
+            self._failed_at = time.monotonic()
             log.error(
                 "broadcast NOT published to the other processes (%s; %d failed so far): %r",
                 _describe(data),
                 self.publish_failures,
                 exc,
             )
+            if self._notice is None or self._notice.done():
+                self._notice = asyncio.create_task(self._tell_losses())
             return None
         self.published += 1
+        self._reported = max(self._reported, lost)
         return int(receivers)
+
+    def _losses(self, lost: int) -> dict[str, Any]:
+        if not lost:
+            return {LOST_FIELD: 0}
+        return {LOST_FIELD: lost, LOST_AGE_FIELD: round(time.monotonic() - self._failed_at, 3)}
+
+    async def _tell_losses(self) -> None:
+        """Publish a notice of the failed publishes until one gets out (0.5 s doubling to 4 s)."""
+        delay = 0.5
+        while self._reported < self.publish_failures:
+            await asyncio.sleep(delay)
+            lost = self.publish_failures
+            notice = {"method": NOTICE_METHOD, "host_id": self.host_id, **self._losses(lost)}
+            try:
+                async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+                    await self.publisher.publish(self.channel, self.json.dumps(notice))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                delay = min(delay * 2, MAX_RESUBSCRIBE_DELAY_SECONDS)
+                continue
+            self._reported = max(self._reported, lost)
+            log.warning("told the other processes of %d failed publish(es)", lost)
 
     async def publish_control(self, op: dict[str, Any]) -> None:
         """Send a control operation to the other processes."""
@@ -106,6 +166,7 @@ class ZizanyRedisManager(socketio.AsyncRedisManager, DirectFanoutManager):  # ty
                 self._redis_connect()
                 await self.pubsub.subscribe(self.channel)
                 self.subscribed = True
+                self._subscribed_since = time.monotonic()
                 if failed_at is not None:
                     self.resubscriptions += 1
                     log.warning(
@@ -114,6 +175,9 @@ class ZizanyRedisManager(socketio.AsyncRedisManager, DirectFanoutManager):  # ty
                         self.channel,
                         loop.time() - failed_at,
                     )
+                    # However short the loss, what was published meanwhile is gone.
+                    self._gap(time.monotonic(), "the pub/sub subscription was lost")
+                self.rooms_paused = False
                 failed_at, delay = None, 0.5
                 async for message in self.pubsub.listen():
                     yield message
@@ -121,6 +185,7 @@ class ZizanyRedisManager(socketio.AsyncRedisManager, DirectFanoutManager):  # ty
                 raise
             except Exception as exc:
                 self.subscribed = False
+                self.rooms_paused = True
                 if failed_at is None:
                     failed_at = loop.time()
                 log.error("Redis pub/sub lost (%r); retrying in %.1f s", exc, delay)
@@ -149,10 +214,42 @@ class ZizanyRedisManager(socketio.AsyncRedisManager, DirectFanoutManager):  # ty
                 continue
             if not isinstance(data, dict):
                 continue
+            self._check_losses(data)
+            if data.get("method") == NOTICE_METHOD:
+                continue
             if data.get("method") == CONTROL_METHOD:
                 await self._apply_control(data)
                 continue
             yield data
+
+    def _check_losses(self, data: dict[str, Any]) -> None:
+        """A gap when another process reports more failed publishes than it did before."""
+        host, lost = data.get("host_id"), data.get(LOST_FIELD)
+        if not isinstance(host, str) or host == self.host_id or type(lost) is not int:
+            return
+        known = self._lost_by_host.pop(host, None)
+        self._lost_by_host[host] = lost if known is None else max(known, lost)
+        if len(self._lost_by_host) > MAX_KNOWN_PUBLISHERS:
+            del self._lost_by_host[next(iter(self._lost_by_host))]
+        if lost <= (known or 0):
+            return
+        age = data.get(LOST_AGE_FIELD)
+        ago = float(age) if isinstance(age, int | float) and 0 <= age < 86_400 else 0.0
+        failed = time.monotonic() - ago  # at most the transit time later than it failed
+        if known is None and failed < self._subscribed_since:
+            # A publisher first heard of now whose latest failure is older than this
+            # subscription: nothing this process should have received was lost.
+            return
+        self._gap(failed, f"another process could not publish {lost - (known or 0)} broadcast(s)")
+
+    def _gap(self, before: float, why: str) -> None:
+        self.gaps += 1
+        if self.on_gap is None:
+            return
+        try:
+            self.on_gap(before, why)
+        except Exception:
+            log.exception("handling a pub/sub gap failed")
 
     async def _apply_control(self, data: dict[str, Any]) -> None:
         if data.get("host_id") == self.host_id or self.on_control is None:
@@ -169,6 +266,10 @@ class ZizanyRedisManager(socketio.AsyncRedisManager, DirectFanoutManager):  # ty
 
     async def close(self) -> None:
         """Stop listening and close the listener's connection."""
+        notice, self._notice = self._notice, None
+        if notice is not None and not notice.done():
+            notice.cancel()
+            await asyncio.gather(notice, return_exceptions=True)
         thread = getattr(self, "thread", None)
         if isinstance(thread, asyncio.Task) and not thread.done():
             thread.cancel()

@@ -71,6 +71,8 @@ function connectSocket() {
     // A new connection starts with no rooms: after a reconnect, join again what we were
     // looking at and reload the channel's newest page (see the README's reconnect recipe
     // for a client that must not miss a message). The first time, loadServers joins.
+    // The server also drops the connection when it may have missed events for us (a
+    // Redis gap between its processes): socket.io reconnects and we land here too.
     if (connectedBefore && state.serverId !== null) {
       enterServer(state.serverId, { rejoin: true }).catch(showError);
     }
