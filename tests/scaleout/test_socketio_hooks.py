@@ -19,6 +19,7 @@ import socketio
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from service.realtime.assembly import Realtime
+from service.realtime.drain import _EVENT_TASK
 from service.realtime.fanout import DirectFanoutManager
 from service.realtime.scaleout.manager import ZizanyRedisManager
 
@@ -66,7 +67,24 @@ PRIVATE_HOOKS = {
         "tests/realtime/test_direct_writes.py::"
         "test_the_library_hooks_direct_writes_rely_on_are_still_there"
     ),
+    ("realtime/drain.py", "sio._handle_event"): (
+        "tests/scaleout/test_socketio_hooks.py::"
+        "test_the_drain_gates_every_client_event_where_the_library_starts_it"
+    ),
 }
+
+
+def test_the_drain_gates_every_client_event_where_the_library_starts_it() -> None:
+    # service.realtime.drain wraps AsyncServer._handle_event (to refuse events once the
+    # shutdown began) and tracks the tasks started for _handle_event_internal (to wait for
+    # their acks). Both must still be where every client EVENT packet goes.
+    params = list(inspect.signature(socketio.AsyncServer._handle_event).parameters)
+    assert params == ["self", "eio_sid", "namespace", "id", "data"]
+    dispatch = inspect.getsource(socketio.AsyncServer._handle_eio_message)
+    assert "await self._handle_event(eio_sid, pkt.namespace, pkt.id," in dispatch
+    start = inspect.getsource(socketio.AsyncServer._handle_event)
+    assert "self.start_background_task(" in start and "self._handle_event_internal" in start
+    assert _EVENT_TASK == socketio.AsyncServer._handle_event_internal.__name__
 
 
 def test_every_private_hook_on_the_servers_is_listed_with_its_guard() -> None:
