@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from service.db.engine import Reader, reading
 from service.db.tables import SessionRow, UserRow, core_table
 from service.db.timestamps import utcnow
 
@@ -114,9 +115,7 @@ async def resolve_login(
     return resolved
 
 
-async def _resolve(
-    session: AsyncSession, login_id: str, at: datetime
-) -> tuple[LiveLogin | None, bool]:
+async def _resolve(session: Reader, login_id: str, at: datetime) -> tuple[LiveLogin | None, bool]:
     """`resolve_login`'s answer, and whether it wrote anything to commit."""
     # Rolling expiry: extend by the session's TTL once the last extension is older than
     # the refresh interval (not on every request).
@@ -222,7 +221,7 @@ async def principal_from_cookie_header(
     at = now or utcnow()
     wrote = False
     principal: Principal | None = None
-    async with sessionmaker() as session:
+    async with reading(sessionmaker) as session:
         # Browsers may send several cookies of one name (different paths); the first
         # that names a live session wins.
         for login_id in candidates:

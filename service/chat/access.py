@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db import memberships, messages
 from service.db.channels import ChannelAccess, get_channel_access
+from service.db.engine import Reader
 from service.db.messages import AuthoredMessage
 from service.db.servers import ServerView, get_visible_server
 from service.db.tables import Role
@@ -63,7 +64,7 @@ async def server_for(
     return view
 
 
-async def member_role(*, session: AsyncSession, server_id: int, user_id: int) -> Role:
+async def member_role(*, session: Reader, server_id: int, user_id: int) -> Role:
     """The caller's role in a server; E_FORBIDDEN for a non-member and a missing server alike."""
     role = await memberships.get_role(session=session, server_id=server_id, user_id=user_id)
     return _role_in(server_id, role, None)
@@ -71,7 +72,7 @@ async def member_role(*, session: AsyncSession, server_id: int, user_id: int) ->
 
 async def channel_for(
     *,
-    session: AsyncSession,
+    session: Reader,
     channel_id: int,
     user_id: int,
     roles: Collection[Role] | None = None,

@@ -6,6 +6,7 @@ from service.chat.access import MODERATORS, channel_for, server_for
 from service.chat.parts import Operations
 from service.db import channels as channels_db
 from service.db.channels import ChannelAccess
+from service.db.engine import reading
 from service.db.tables import ChannelRow
 from service.wire import channel_out
 
@@ -21,7 +22,7 @@ class Channels(Operations):
 
     async def require_member(self, *, user_id: int, channel_id: int) -> ChannelAccess:
         """A channel the caller may use (`get_channel`, `channel:join`): missing, then forbidden."""
-        async with self.parts.sessionmaker() as session:
+        async with reading(self.parts.sessionmaker) as session:
             return await channel_for(session=session, channel_id=channel_id, user_id=user_id)
 
     async def create(self, *, user_id: int, server_id: int, name: str) -> ChannelRow:

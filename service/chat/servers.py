@@ -9,6 +9,7 @@ from service.chat.parts import Operations
 from service.chat.text import trimmed
 from service.db import memberships as memberships_db
 from service.db import servers as servers_db
+from service.db.engine import reading
 from service.db.servers import UNSET, ServerView, Unset
 from service.db.tables import Role
 from service.errors import InviteExpired, InviteNotFound, InviteRequired, OwnerCannotLeave
@@ -40,7 +41,7 @@ class Servers(Operations):
 
     async def require_member(self, *, user_id: int, server_id: int) -> Role:
         """The caller's role (`server:join`): E_FORBIDDEN for a non-member or a missing server."""
-        async with self.parts.sessionmaker() as session:
+        async with reading(self.parts.sessionmaker) as session:
             return await member_role(session=session, server_id=server_id, user_id=user_id)
 
     async def create(

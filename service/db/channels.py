@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from service.db._inserts import insert_unless_conflict
+from service.db.engine import Reader
 from service.db.tables import ChannelRow, MembershipRow, Role, ServerRow, as_role, core_table
 from service.db.timestamps import utcnow
 from service.errors import ChannelNameTaken, ChannelNotFound
@@ -78,7 +79,7 @@ async def get_channel(*, session: AsyncSession, channel_id: int) -> ChannelRow |
 
 
 async def get_channel_access(
-    *, session: AsyncSession, channel_id: int, user_id: int
+    *, session: Reader, channel_id: int, user_id: int
 ) -> ChannelAccess | None:
     """A channel with its server and the user's role, in one query; None if no channel."""
     result = await session.execute(_CHANNEL_ACCESS, {"channel_id": channel_id, "user_id": user_id})

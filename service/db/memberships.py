@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from service.db._inserts import insert_unless_conflict
+from service.db.engine import Reader
 from service.db.tables import MembershipRow, Role, ServerRow, UserRow, as_role, core_table
 from service.db.timestamps import utcnow
 from service.errors import AlreadyMember, OwnerCannotLeave, ServerNotFound, UserNotFound
@@ -78,7 +79,7 @@ async def get_membership(
     return result.one_or_none()
 
 
-async def get_role(*, session: AsyncSession, server_id: int, user_id: int) -> Role | None:
+async def get_role(*, session: Reader, server_id: int, user_id: int) -> Role | None:
     """The user's role in the server, or None when not a member."""
     result = await session.scalars(_ROLE, {"server_id": server_id, "user_id": user_id})
     role = result.one_or_none()
@@ -107,7 +108,7 @@ async def list_members(*, session: AsyncSession, server_id: int) -> list[Member]
     return [Member(membership=membership, user=user) for membership, user in result.all()]
 
 
-async def list_member_user_ids(*, session: AsyncSession, server_id: int) -> list[int]:
+async def list_member_user_ids(*, session: Reader, server_id: int) -> list[int]:
     """The user ids of the server's members, ascending."""
     result = await session.scalars(_MEMBER_IDS, {"server_id": server_id})
     return list(result.all())
@@ -234,7 +235,7 @@ async def member_user_ids_by_server(
 
 
 async def member_user_ids_of_servers_of(
-    *, session: AsyncSession, user_ids: Collection[int]
+    *, session: Reader, user_ids: Collection[int]
 ) -> dict[int, list[int]]:
     """The member user ids of every server these users belong to, in one query."""
     if not user_ids:

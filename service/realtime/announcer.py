@@ -17,6 +17,7 @@ from generated.realtime.models import PresenceUpdate, TypingUpdate
 from generated.realtime.rooms import channel_room, parse_channel_room, server_room
 from service.auth.logins import Principal
 from service.db import memberships
+from service.db.engine import reading
 from service.realtime.hub import Hub
 from service.realtime.presence import Presence
 from service.realtime.sockets import SocketIndex
@@ -75,7 +76,7 @@ class Announcer:
         users = set(user_ids)
         if not users:
             return
-        async with self.sessionmaker() as session:
+        async with reading(self.sessionmaker) as session:
             members = await memberships.member_user_ids_of_servers_of(
                 session=session, user_ids=users
             )
@@ -85,7 +86,7 @@ class Announcer:
 
     async def announce_presence(self, server_id: int) -> None:
         """`presence:update` to the server room: its members with a connected socket."""
-        async with self.sessionmaker() as session:
+        async with reading(self.sessionmaker) as session:
             member_ids = await memberships.list_member_user_ids(
                 session=session, server_id=server_id
             )
