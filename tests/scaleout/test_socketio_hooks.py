@@ -84,7 +84,7 @@ def test_the_drain_gates_every_client_event_where_the_library_starts_it() -> Non
     assert "await self._handle_event(eio_sid, pkt.namespace, pkt.id," in dispatch
     start = inspect.getsource(socketio.AsyncServer._handle_event)
     assert "self.start_background_task(" in start and "self._handle_event_internal" in start
-    assert _EVENT_TASK == socketio.AsyncServer._handle_event_internal.__name__
+    assert socketio.AsyncServer._handle_event_internal.__name__ == _EVENT_TASK
 
 
 def test_every_private_hook_on_the_servers_is_listed_with_its_guard() -> None:
