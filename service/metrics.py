@@ -58,6 +58,8 @@ class Instruments:
     rate_limit_fallbacks: Counter
     saturation_refusals: Counter
     slow_consumers_dropped: Counter
+    pubsub_gaps: Counter
+    resync_connections_dropped: Counter
     message_broadcast_seconds: Histogram
     db_query_seconds: Histogram
     http_requests: Counter
@@ -128,6 +130,16 @@ def instruments() -> Instruments:
         slow_consumers_dropped=Counter(
             "zizany_slow_consumers_dropped",
             "WebSocket recipients disconnected because they held more unsent than allowed.",
+            registry=registry,
+        ),
+        pubsub_gaps=Counter(
+            "zizany_pubsub_gaps",
+            "Times this process may have missed other processes' room events (Redis).",
+            registry=registry,
+        ),
+        resync_connections_dropped=Counter(
+            "zizany_resync_connections_dropped",
+            "Connections ended after a pub/sub gap so that their clients catch up.",
             registry=registry,
         ),
         message_broadcast_seconds=Histogram(
@@ -308,3 +320,7 @@ class CountsMirror:
                 m.saturation_refusals.labels(key.removeprefix("saturation_refused:")).inc(grown)
             elif key == "slow_consumers_dropped":
                 m.slow_consumers_dropped.inc(grown)
+            elif key == "pubsub_gaps":
+                m.pubsub_gaps.inc(grown)
+            elif key == "resync_connections_dropped":
+                m.resync_connections_dropped.inc(grown)

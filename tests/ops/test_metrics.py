@@ -122,5 +122,7 @@ def test_the_mirrored_counters_are_exported_from_the_start(observed: ServerProce
         "zizany_broadcast_publish_failures_total",
         "zizany_rate_limit_fallbacks_total",
         "zizany_slow_consumers_dropped_total",
+        "zizany_pubsub_gaps_total",
+        "zizany_resync_connections_dropped_total",
     ):
         assert (name, frozenset()) in samples, name
