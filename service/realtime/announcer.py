@@ -19,6 +19,7 @@ from service.auth.logins import Principal
 from service.db import memberships
 from service.realtime.hub import Hub
 from service.realtime.presence import Presence
+from service.realtime.presence_coalescer import PresenceCoalescer
 from service.realtime.sockets import SocketIndex
 from service.realtime.typing_state import Change, TypingStore, TypingTracker
 
@@ -37,12 +38,15 @@ class Announcer:
         presence: Presence,
         typing_timeout: float,
         typing_store: TypingStore | None = None,
+        presence_interval: float = 0.0,
     ) -> None:
         self.hub = hub
         self.index = index
         self.sessionmaker = sessionmaker
         self.presence = presence
         self.typing = TypingTracker(typing_timeout, self.announce_typing, typing_store)
+        # Connects and disconnects: at most one presence:update per server per interval.
+        self.coalescer = PresenceCoalescer(self.announce_presence, presence_interval)
 
     # ---- socket life cycle ---------------------------------------------------------------
 
@@ -69,7 +73,8 @@ class Announcer:
     # ---- presence --------------------------------------------------------------------------
 
     async def announce_presence_of(self, user_ids: Iterable[int]) -> None:
-        """`presence:update` to every server room of these users (each room once)."""
+        """`presence:update` to every server room of these users (each room once), coalesced
+        (service.realtime.presence_coalescer)."""
         server_ids: set[int] = set()
         async with self.sessionmaker() as session:
             for user_id in set(user_ids):
@@ -77,7 +82,7 @@ class Announcer:
                     await memberships.list_server_ids_of_user(session=session, user_id=user_id)
                 )
         for server_id in sorted(server_ids):
-            await self.announce_presence(server_id)
+            await self.coalescer.announce(server_id)
 
     async def announce_presence(self, server_id: int) -> None:
         """`presence:update` to the server room: its members with a connected socket."""

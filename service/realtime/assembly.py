@@ -21,6 +21,7 @@ from service.chat.domain import Chat
 from service.chat.notifier import Guarded
 from service.chat.parts import ChatParts
 from service.db.message_writer import MessageWriter
+from service.limits import EventLimits
 from service.realtime.announcer import Announcer
 from service.realtime.backplane import Backplane
 from service.realtime.broadcaster import Broadcaster
@@ -42,6 +43,7 @@ class SocketParts(Protocol):
     sessionmaker: async_sessionmaker[AsyncSession]
     presence: Presence
     message_rate: SlidingWindowCounter
+    event_limits: EventLimits
     message_writer: MessageWriter
     client_manager: socketio.AsyncManager
     typing_store: TypingStore | None
@@ -76,6 +78,7 @@ class Realtime:
             presence=parts.presence,
             typing_timeout=parts.settings.typing_timeout_seconds,
             typing_store=parts.typing_store,
+            presence_interval=parts.settings.presence_interval_seconds,
         )
         self.broadcaster = kinds.broadcaster(self.announcer, backplane=parts.backplane)
         self.notifier = Guarded(self.broadcaster)
@@ -88,8 +91,11 @@ class Realtime:
             secret=parts.secret,
             # Without a backplane every room of the deployment is in this process.
             rooms_are_exact=parts.backplane is None,
+            limits=parts.event_limits.limits,
         )
-        self.dispatcher = bind(self.hub.sio, self.handlers, self.hub.emitter)
+        self.dispatcher = bind(
+            self.hub.sio, self.handlers, self.hub.emitter, limiter=parts.event_limits
+        )
 
     def asgi(self, other_app: Callable[..., Any]) -> socketio.ASGIApp:
         """One ASGI app: Socket.IO under /socket.io, everything else (and the lifespan) to
@@ -103,7 +109,9 @@ class Realtime:
             await self.backplane.start(self.broadcaster, self.announcer)
 
     async def stop(self) -> None:
-        """Stop the backplane (this process's leases go, its users' presence follows)."""
+        """Send the coalesced presence updates still pending, then stop the backplane (this
+        process's leases go, its users' presence follows)."""
+        await self.announcer.coalescer.flush()
         if self.backplane is not None:
             await self.backplane.stop()
 

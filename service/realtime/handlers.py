@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from contract_runtime.dispatcher import Context
+from contract_runtime.dispatcher import Context, Operation
 from contract_runtime.emitter import SocketId
+from contract_runtime.limits import RateLimit
 from generated.realtime.models import (
     ChannelJoin,
     ChannelJoined,
@@ -51,9 +52,16 @@ class ZizanyHandlers(SocketHandlers[Principal]):
     """Every receive operation of spec/asyncapi.yaml."""
 
     def __init__(
-        self, *, chat: Chat, announcer: Announcer, secret: str, rooms_are_exact: bool = False
+        self,
+        *,
+        chat: Chat,
+        announcer: Announcer,
+        secret: str,
+        rooms_are_exact: bool = False,
+        limits: Mapping[str, RateLimit] | None = None,
     ) -> None:
         self.chat = chat
+        self.limits = dict(limits) if limits is not None else None
         self.rooms_are_exact = rooms_are_exact
         self.announcer = announcer
         self.sio = announcer.hub.sio
@@ -68,6 +76,16 @@ class ZizanyHandlers(SocketHandlers[Principal]):
             secret=self.secret,
             cookie_header=environ.get("HTTP_COOKIE"),
         )
+
+    def rate_subject(self, principal: Principal) -> str:
+        """Rate limits count per user, across their sockets (and processes, with Redis)."""
+        return str(principal.user_id)
+
+    def rate_limit_of(self, op: Operation) -> RateLimit | None:
+        """The spec's limit with this deployment's values (service.limits)."""
+        if self.limits is None:
+            return op.rate_limit
+        return self.limits.get(op.event, op.rate_limit)
 
     async def on_connected(self, ctx: Ctx) -> None:
         """Index the socket; a user's first socket makes them online in their servers."""
