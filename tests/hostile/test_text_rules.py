@@ -78,6 +78,9 @@ async def test_nul_in_content_or_names_is_refused_as_invalid_and_nothing_is_stor
     for text in NUL_TEXTS:
         expect(await owner.http.post(path, json={"content": text}), 422, "E_VALIDATION")
         expect(await owner.http.post("/api/servers", json={"name": text}), 422, "E_VALIDATION")
+        # An invite code is any string (no 422): one with NUL is no invite's, 404.
+        response = await owner.http.post("/api/invites/accept", json={"code": "abc" + text})
+        expect(response, 404)
         response = await owner.http.patch(
             f"/api/servers/{server_id}", json={"thumbnail": "https://x/" + text}
         )
