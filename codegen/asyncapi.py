@@ -89,6 +89,8 @@ class Operation:
     """The room a success takes the socket out of (`x-socketio-leaves`)."""
     catch_up: Json = None
     """How a client fetches what it missed of this room event (`x-catch-up`), as written."""
+    rate_limit: Json = None
+    """The operation's `x-rate-limit` (receive operations), checked by `_rate_limit`."""
 
     @property
     def event(self) -> str:
@@ -153,6 +155,49 @@ def _room_of(
     return room
 
 
+_RATE_KEYS = {"counter", "limit", "windowSeconds", "per", "countedAfter"}
+
+
+def _rate_limit(op_id: str, op: Json, message: Message) -> Json:
+    """The operation's `x-rate-limit`, checked: every receive operation declares one."""
+    limit = op.get("x-rate-limit")
+    if op["action"] != "receive":
+        if limit is not None:
+            raise ValueError(f"operation {op_id!r}: only receive operations have x-rate-limit")
+        return None
+    if not isinstance(limit, dict) or set(limit) - _RATE_KEYS:
+        raise ValueError(f"operation {op_id!r}: x-rate-limit needs {sorted(_RATE_KEYS)}")
+    count, window = limit.get("limit"), limit.get("windowSeconds")
+    if (
+        not isinstance(count, int)
+        or count < 1
+        or not isinstance(window, int | float)
+        or window <= 0
+    ):
+        raise ValueError(f"operation {op_id!r}: x-rate-limit needs limit >= 1, windowSeconds > 0")
+    fields = set(message.schema.get("properties", {}))
+    per = limit.get("per")
+    if not isinstance(per, list) or "user" not in per or set(per) - fields - {"user"}:
+        raise ValueError(f"operation {op_id!r}: x-rate-limit per is user and payload fields")
+    if limit.get("countedAfter", "payload") not in ("payload", "permission"):
+        raise ValueError(f"operation {op_id!r}: countedAfter is payload or permission")
+    if "E_RATE_LIMITED" not in op.get("x-errors", ()):
+        raise ValueError(f"operation {op_id!r}: a rate-limited operation lists E_RATE_LIMITED")
+    return limit
+
+
+def _check_counters(operations: list[Operation]) -> None:
+    """Operations sharing a counter share its values too."""
+    seen: dict[str, tuple[object, ...]] = {}
+    for op in operations:
+        if op.rate_limit is None:
+            continue
+        limit = op.rate_limit
+        values = (limit["limit"], limit["windowSeconds"], tuple(limit["per"]))
+        if seen.setdefault(str(limit["counter"]), values) != values:
+            raise ValueError(f"counter {limit['counter']!r}: its operations declare other values")
+
+
 def read_contract(path: Path) -> Contract:
     """Parse the AsyncAPI document at `path` into a `Contract`."""
     raw = load_yaml(path)
@@ -206,9 +251,11 @@ def read_contract(path: Path) -> Contract:
                 enters=_room_of(op_id, op, "x-socketio-enters", rooms, message),
                 leaves=_room_of(op_id, op, "x-socketio-leaves", rooms, message),
                 catch_up=op.get("x-catch-up"),
+                rate_limit=_rate_limit(op_id, op, message),
             )
         )
 
+    _check_counters(operations)
     error_codes = tuple(deref(schemas["ErrorCode"], path)["enum"])
     error_events: dict[str, str] = {}
     for op in operations:

@@ -135,7 +135,9 @@ def render_router(contract: Contract) -> str:
         "import socketio",
         "",
         "from contract_runtime.dispatcher import Context, Dispatcher, HandlersBase, Operation",
+        "from contract_runtime.limits import Limiter",
         "from generated.realtime.emitter import Emitter",
+        "from generated.realtime.limits import RATE_LIMITS",
         f"from generated.realtime.models import {models}",
         "",
         'P = TypeVar("P")',
@@ -160,19 +162,47 @@ def render_router(contract: Contract) -> str:
         assert op.reply is not None
         lines.append(
             f'    Operation("{op.event}", "{op.method}", {op.message.model}, '
-            f'"{op.reply.schema_key}", frozenset({{{", ".join(map(repr, op.errors))}}})),'
+            f'"{op.reply.schema_key}", frozenset({{{", ".join(map(repr, op.errors))}}}), '
+            f'RATE_LIMITS["{op.event}"]),'
         )
     lines += [
         ")",
         "",
         "",
         "def bind(",
-        "    sio: socketio.AsyncServer, handlers: SocketHandlers[P], emitter: Emitter",
+        "    sio: socketio.AsyncServer,",
+        "    handlers: SocketHandlers[P],",
+        "    emitter: Emitter,",
+        "    limiter: Limiter | None = None,",
         ") -> Dispatcher[P]:",
-        '    """Register every operation on `sio`; fails when one has no handler."""',
-        "    return Dispatcher(sio, handlers, emitter, OPERATIONS)",
+        '    """Register every operation on `sio`; fails when one has no handler.',
+        "",
+        "    With a `limiter`, every operation's `x-rate-limit` counted after the payload is",
+        '    enforced before its handler runs."""',
+        "    return Dispatcher(sio, handlers, emitter, OPERATIONS, limiter)",
         "",
     ]
+    return "\n".join(lines)
+
+
+def render_limits(contract: Contract) -> str:
+    """Every receive operation's `x-rate-limit`, by event name (no spec file at run time)."""
+    lines = [
+        '"""The rate limit of every client → server event (`x-rate-limit`), by event name."""',
+        "",
+        "from contract_runtime.limits import RateLimit",
+        "",
+        "RATE_LIMITS: dict[str, RateLimit] = {",
+    ]
+    for op in contract.receive:
+        limit = op.rate_limit
+        per = ", ".join(repr(p) for p in limit["per"]) + ("," if len(limit["per"]) == 1 else "")
+        lines.append(
+            f'    "{op.event}": RateLimit({str(limit["counter"])!r}, {int(limit["limit"])}, '
+            f"{float(limit['windowSeconds'])!r}, ({per}), "
+            f"{str(limit.get('countedAfter', 'payload'))!r}),"
+        )
+    lines += ["}", ""]
     return "\n".join(lines)
 
 
@@ -232,4 +262,5 @@ def render_realtime(spec_path: Path, contract: Contract) -> dict[str, str]:
         "realtime/schemas.py": render_schemas(contract),
         "realtime/emitter.py": render_emitter(contract),
         "realtime/router.py": render_router(contract),
+        "realtime/limits.py": render_limits(contract),
     }

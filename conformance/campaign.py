@@ -13,6 +13,8 @@ Phases, each against the same live server and the same sockets:
    kicks, deletes, logout), each checked against its `x-emits` on the sockets; then more
    valid traffic in the changed world.
 6. flood: one user sends messages until the rate limit answers.
+7. limits: a newcomer sends each event counted on arrival up to its `x-rate-limit`; the
+   next one must be answered `E_RATE_LIMITED` with `error:rate_limited`.
 7. fault: with storage failing (when the target can do that), one valid request of each
    operation: failures must be contract errors and broadcast nothing.
 """
@@ -41,8 +43,10 @@ from conformance.harness import Harness
 from conformance.known import split
 from conformance.observer import Violation
 from conformance.rest import RestSpec
-from conformance.spec import Contract, action_of
+from conformance.spec import Contract, action_of, id_kind
 from conformance.world import Driver, Place
+
+RATE_LIMITED = "E_RATE_LIMITED"
 
 Fingerprint = Callable[[], Awaitable[str]]
 Fault = Callable[[], contextlib.AbstractAsyncContextManager[None]]
@@ -159,6 +163,7 @@ class Campaign:
             await self.phase("twins", self.twins_phase(cast))
             await self.phase("rest", self.rest_phase(cast))
             await self.phase("flood", self.flood_phase(cast))
+            await self.phase("limits", self.limits_phase(cast))
             if self.fault is not None:
                 await self.phase("fault", self.fault_phase(cast))
             await self.final_checks(cast)
@@ -477,6 +482,57 @@ class Campaign:
         await self.h.barrier()
         if not limited:
             self.notes.append(f"flood: {sent} messages were never rate limited")
+
+    def _limit_payload(self, event: str, cast: Cast) -> dict[str, Any]:
+        """A payload of the event built from its schema: the seeded place's ids, a missing
+        id for anything else (refused or not, a valid event counts)."""
+        schema = self.contract.receive[event].payload
+        payload: dict[str, Any] = {}
+        for name in schema.get("required", []):
+            kind = id_kind(name)
+            prop = schema.get("properties", {}).get(name, {})
+            if kind == "server":
+                payload[name] = cast.s1.server_id
+            elif kind == "channel":
+                payload[name] = cast.s1.channels[0]
+            elif kind is not None:
+                payload[name] = 2_147_483_647
+            else:
+                payload[name] = "limits" if prop.get("type") == "string" else 1
+        return payload
+
+    async def limits_phase(self, cast: Cast) -> None:
+        """Each limit counted on arrival: `limit` events pass it, the next is refused."""
+        limits = {
+            event: op.rate_limit
+            for event, op in sorted(self.contract.receive.items())
+            if op.rate_limit is not None and op.rate_limit.counted_after == "payload"
+        }
+        if not limits:
+            return
+        probe = await self.h.connect(await self.driver.signup("hal"), "hal")
+        cast.probes["hal"] = probe
+        done: set[str] = set()
+        for event, limit in limits.items():
+            if limit.counter in done:
+                continue
+            done.add(limit.counter)
+            payload = self._limit_payload(event, cast)
+            if self.contract.request_problems(event, payload):
+                self.notes.append(f"limits: no valid {event} payload built; not checked")
+                continue
+            for number in range(limit.limit + 1):
+                request = await probe.send(event, (payload,))
+                await self.h.wait(request)
+                past = number == limit.limit
+                if (request.code == RATE_LIMITED) != past:
+                    self.h.fail(
+                        "rate-limit",
+                        f"{event} #{number + 1} of {limit.limit} per {limit.window_seconds} s "
+                        f"({limit.counter}): answered {request.code or 'ok'}",
+                    )
+                    break
+            await self.h.barrier()
 
     # ---- storage fault -----------------------------------------------------------------------
 

@@ -243,6 +243,7 @@ class SocketOp:
     errors: frozenset[str]
     exclude_sender: bool
     raw: Json
+    rate_limit: Json = None
 
 
 def socket_ops(path: Path) -> dict[str, SocketOp]:
@@ -267,9 +268,36 @@ def socket_ops(path: Path) -> dict[str, SocketOp]:
                 room=channel.get("address"),
                 errors=frozenset(str(c) for c in op.get("x-errors", [])),
                 exclude_sender=bool(op.get("x-socketio-exclude-sender", False)),
-                raw=_strip_docs(deref(op, path)),
+                raw=_strip_docs({k: v for k, v in deref(op, path).items() if k != "x-rate-limit"}),
+                rate_limit=op.get("x-rate-limit"),
             )
     return out
+
+
+def compare_rate_limits(old: Json, new: Json) -> Iterator[tuple[str, str]]:
+    """(what, level) for a changed `x-rate-limit`: a limit on what clients send is a bound.
+
+    A new or tighter limit (fewer events, a longer window, a coarser key) can refuse what
+    an old client sends: breaking. A looser one, or none any more, is compatible.
+    """
+    if old == new:
+        return
+    if new is None:
+        yield "rate limit removed", COMPATIBLE
+        return
+    if old is None:
+        yield f"rate limit added {new!r}", BREAKING
+        return
+    old_rate = float(old["limit"]) / float(old["windowSeconds"])
+    new_rate = float(new["limit"]) / float(new["windowSeconds"])
+    tighter = (
+        new_rate < old_rate
+        or int(new["limit"]) < int(old["limit"])
+        or not set(new["per"]) >= set(old["per"])
+        or (new.get("counter") != old.get("counter"))
+        or (new.get("countedAfter", "payload") != old.get("countedAfter", "payload"))
+    )
+    yield f"rate limit {old!r} → {new!r}", BREAKING if tighter else COMPATIBLE
 
 
 def compare_asyncapi(old_path: Path, new_path: Path) -> list[Change]:
@@ -314,6 +342,8 @@ def compare_asyncapi(old_path: Path, new_path: Path) -> list[Change]:
             add(event, f"new error codes {sorted(b.errors - a.errors)}", BREAKING)
         if a.errors - b.errors:
             add(event, f"error codes no longer answered {sorted(a.errors - b.errors)}", COMPATIBLE)
+        for what, level in compare_rate_limits(a.rate_limit, b.rate_limit):
+            add(event, what, level)
         if not any(c.where.startswith(event) for c in changes) and a.raw != b.raw:
             add(event, "operation changed", BREAKING)
     old_doc, new_doc = load_yaml(old_path), load_yaml(new_path)

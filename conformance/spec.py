@@ -110,6 +110,36 @@ class ReceiveOp:
     reply: Json | None
     errors: frozenset[str]
     tags: tuple[str, ...]
+    rate_limit: RateLimitDecl | None = None
+
+
+@dataclass(frozen=True)
+class RateLimitDecl:
+    """A receive operation's `x-rate-limit`: at most `limit` per `window_seconds` per key."""
+
+    counter: str
+    limit: int
+    window_seconds: float
+    per: tuple[str, ...]
+    counted_after: str
+
+    def key(self, user_id: int, payload: Mapping[str, Any]) -> tuple[object, ...]:
+        """The key an event counts against (`user` is the signed-in user)."""
+        return (self.counter, *(user_id if p == "user" else payload.get(p) for p in self.per))
+
+
+def rate_limit_of(op: Mapping[str, Any]) -> RateLimitDecl | None:
+    """The `x-rate-limit` of an operation as written, or None."""
+    raw = op.get("x-rate-limit")
+    if not isinstance(raw, Mapping):
+        return None
+    return RateLimitDecl(
+        counter=str(raw["counter"]),
+        limit=int(raw["limit"]),
+        window_seconds=float(raw["windowSeconds"]),
+        per=tuple(str(p) for p in raw["per"]),
+        counted_after=str(raw.get("countedAfter", "payload")),
+    )
 
 
 @dataclass(frozen=True)
@@ -295,6 +325,7 @@ def load_contract(path: Path, *, validation_code: str = "E_VALIDATION") -> Contr
                     reply=reply,
                     errors=frozenset(str(c) for c in op.get("x-errors", [])),
                     tags=_tags(op),
+                    rate_limit=rate_limit_of(op),
                 )
             else:
                 send[event] = SendOp(

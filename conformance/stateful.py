@@ -31,6 +31,7 @@ from conformance.client import Account, Probe
 from conformance.coverage import Coverage
 from conformance.harness import Harness
 from conformance.known import split
+from conformance.limits import RateTracker
 from conformance.observer import Arrival
 from conformance.rest import RestSpec
 from conformance.spec import Contract, Room
@@ -116,6 +117,7 @@ def machine_for(config: MachineConfig) -> type[RuleBasedStateMachine]:
             self.h = Harness(config.url, config.contract, config.rest_spec, ack_timeout=10)
             self.driver = Driver(self.h)
             self.model = Model()
+            self.rates = RateTracker(config.contract)
             server_room = config.contract.room_of_entity(self.h.observer.truth.entity)
             channel_room = config.contract.room_of_entity("channel")
             assert server_room is not None and channel_room is not None
@@ -205,7 +207,24 @@ def machine_for(config: MachineConfig) -> type[RuleBasedStateMachine]:
             assert got in allowed, f"{what}: answered {got or 'ok'}, the model expects {allowed}"
 
         def answer(self, tab: Probe, event: str, payload: dict[str, Any]) -> tuple[Any, Any]:
+            """Send an event and return its answer; past its declared rate limit, check the
+            refusal, wait it out and send again (the model sees only the final answer)."""
+            user = tab.user_id
+            if self.rates.must_refuse(event, user, payload):
+                request, _ = self.run(self.h.socket_step(tab, event, (payload,), valid=True))
+                self.expect(f"{tab.name} {event} past its x-rate-limit", request.code, RATE_LIMITED)
             request, arrivals = self.run(self.h.socket_step(tab, event, (payload,), valid=True))
+            for _ in range(2):
+                if request.code != RATE_LIMITED or event not in self.rates.limits:
+                    break
+                assert self.rates.may_refuse(event, user, payload), (
+                    f"{tab.name} {event}: E_RATE_LIMITED below its declared x-rate-limit"
+                )
+                wait = (request.reply or {}).get("retryAfterMs", 1000)
+                time.sleep(min(float(wait), 15_000) / 1000 + 0.05)
+                request, arrivals = self.run(self.h.socket_step(tab, event, (payload,), valid=True))
+            if request.code != RATE_LIMITED:
+                self.rates.let_through(event, user, payload)
             return request, arrivals
 
         # ---- users and servers (REST) --------------------------------------------------------

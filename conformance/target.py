@@ -45,6 +45,9 @@ def local_settings(data_dir: Path, **overrides: Any) -> Settings:
         "message_rate_window_seconds": 10,
         # Long, so no typing state expires in the middle of a step (expiry is its own check).
         "typing_timeout_seconds": 600,
+        # Short, so a step that connects or disconnects settles quickly; coalescing still
+        # applies (its own test runs with the default interval).
+        "presence_interval_seconds": 0.2,
     }
     values.update(overrides)
     return Settings(**values)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 
 from contract_runtime.emitter import EmitterBase, SocketId
 from contract_runtime.errors import ContractError, EmitRejected
+from contract_runtime.limits import Limiter, RateLimit
 from contract_runtime.observer import CONNECT, DISCONNECT, DispatchObserver, NoObserver
 from contract_runtime.schemas import MAX_TEXT, dump
 
@@ -48,6 +50,7 @@ class Operation:
     model: type[BaseModel]
     reply_key: str
     errors: frozenset[str]
+    rate_limit: RateLimit | None = None
 
 
 class HandlersBase(abc.ABC, Generic[P]):
@@ -63,6 +66,14 @@ class HandlersBase(abc.ABC, Generic[P]):
     async def on_disconnected(self, ctx: Context[P]) -> None:
         """Called when a connection ends, after its pending events were handled."""
 
+    def rate_subject(self, principal: P) -> str:
+        """Who a rate limit's `user` is: the same text for every socket of one user."""
+        return str(principal)
+
+    def rate_limit_of(self, op: Operation) -> RateLimit | None:
+        """The limit the dispatcher enforces for `op` (the spec's; a subclass may configure)."""
+        return op.rate_limit
+
 
 class Dispatcher(Generic[P]):
     """Registers the operations on an AsyncServer and runs them: validate, handle, answer.
@@ -76,6 +87,7 @@ class Dispatcher(Generic[P]):
         handlers: HandlersBase[P],
         emitter: EmitterBase,
         operations: Sequence[Operation],
+        limiter: Limiter | None = None,
     ) -> None:
         missing = [op.method for op in operations if not _implemented(handlers, op.method)]
         if missing:
@@ -85,6 +97,13 @@ class Dispatcher(Generic[P]):
         self.emitter = emitter
         self.registry = emitter.registry
         self.operations = tuple(operations)
+        self.limiter = limiter
+        # The limits counted here, on arrival (after the payload check, before the handler).
+        self.limits: dict[str, RateLimit] = {}
+        for op in self.operations:
+            limit = handlers.rate_limit_of(op)
+            if limit is not None and limit.counted_after == "payload":
+                self.limits[op.event] = limit
         self.principals: dict[str, P] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.observer: DispatchObserver = NoObserver()
@@ -230,6 +249,9 @@ class Dispatcher(Generic[P]):
             return await self._fail(op, sid, error)
         try:
             payload = op.model.model_validate(args[0])
+            refusal = await self._over_limit(op, principal, args[0])
+            if refusal is not None:
+                return await self._fail(op, sid, refusal)
             result = await getattr(self.handlers, op.method)(
                 Context(SocketId(sid), principal, op.event, received), payload
             )
@@ -258,6 +280,24 @@ class Dispatcher(Generic[P]):
         if not accepted:
             return await self._fail(op, sid, ContractError("internal error", code="E_INTERNAL"))
         return ack
+
+    async def _over_limit(
+        self, op: Operation, principal: P, payload: Mapping[str, Any]
+    ) -> ContractError | None:
+        """The refusal of an event past its operation's limit, or None (it was counted)."""
+        limit = self.limits.get(op.event)
+        if limit is None or self.limiter is None:
+            return None
+        key = limit.key(self.handlers.rate_subject(principal), payload)
+        wait = await self.limiter.acquire(limit, key)
+        if wait is None:
+            return None
+        retry_ms = math.ceil(max(0.0, wait) * 1000)
+        return ContractError(
+            f"too many {op.event}, retry in {wait:.1f} s",
+            code="E_RATE_LIMITED",
+            extra={"retryAfterMs": retry_ms},
+        )
 
     async def _fail(self, op: Operation, sid: str, error: ContractError) -> dict[str, Any]:
         await self.emitter.send_error(SocketId(sid), error, event=op.event)

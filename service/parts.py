@@ -23,11 +23,16 @@ from service.chat.saturation import Bounds, Saturation
 from service.db.engine import create_engine, session_factory
 from service.db.message_writer import MessageWriter
 from service.db.migrate import prepare_schema
+from service.limits import EventLimits, configured_limits
 from service.realtime.backplane import Backplane
 from service.realtime.fanout import DirectFanoutManager
 from service.realtime.presence import InMemoryPresence, Presence
 from service.realtime.redis_common import connect_redis
-from service.realtime.redis_counters import redis_login_throttle, redis_message_rate
+from service.realtime.redis_counters import (
+    RedisSlidingWindow,
+    redis_login_throttle,
+    redis_message_rate,
+)
 from service.realtime.redis_presence import RedisPresence
 from service.realtime.redis_typing import RedisTypingStore
 from service.realtime.scaleout.backplane import RedisBackplane, instance_id
@@ -48,6 +53,8 @@ class Parts:
     login_throttle: LoginThrottle
     # One per-user posting counter for REST's create_message and the socket's message:create.
     message_rate: SlidingWindowCounter
+    # The other client events' limits (spec `x-rate-limit`), enforced by the dispatcher.
+    event_limits: EventLimits
     presence: Presence
     client_manager: socketio.AsyncManager
     message_writer: MessageWriter
@@ -82,6 +89,10 @@ def build_parts(settings: Settings) -> Parts:
             limit=settings.message_rate_limit,
             window_seconds=settings.message_rate_window_seconds,
         ),
+        event_limits=EventLimits(
+            configured_limits(settings),
+            lambda _, limit, window: InMemorySlidingWindow(limit=limit, window_seconds=window),
+        ),
         presence=InMemoryPresence(),
         client_manager=DirectFanoutManager(),
         message_writer=writer,
@@ -103,16 +114,28 @@ def build_parts(settings: Settings) -> Parts:
     typing_store = RedisTypingStore(redis, prefix=prefix, timeout=settings.typing_timeout_seconds)
     message_rate = redis_message_rate(redis, prefix=prefix, settings=settings)
     login_throttle, login_counters = redis_login_throttle(redis, prefix=prefix, settings=settings)
+    event_counters: list[RedisSlidingWindow] = []
+
+    def shared(counter: str, limit: int, window: float) -> RedisSlidingWindow:
+        event_counters.append(
+            RedisSlidingWindow(
+                redis, prefix=f"{prefix}:rate:events", limit=limit, window_seconds=window
+            )
+        )
+        return event_counters[-1]
+
+    event_limits = EventLimits(configured_limits(settings), shared)
     backplane = RedisBackplane(
         manager=manager,
         presence=presence,
         typing_store=typing_store,
-        counters=[message_rate, *login_counters],
+        counters=[message_rate, *login_counters, *event_counters],
     )
     return replace(
         embedded,
         login_throttle=login_throttle,
         message_rate=message_rate,
+        event_limits=event_limits,
         presence=presence,
         client_manager=manager,
         redis=redis,

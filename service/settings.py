@@ -10,8 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from generated.realtime.limits import RATE_LIMITS
 
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 
@@ -29,6 +31,16 @@ _DRIVER_ALIASES = {
     "postgresql://": "postgresql+asyncpg://",
     "sqlite://": "sqlite+aiosqlite://",
 }
+
+
+_MESSAGES = RATE_LIMITS["message:create"]
+
+
+class RateLimitSetting(BaseModel):
+    """A deployment's values for one counter of the spec's `x-rate-limit`s."""
+
+    limit: int = Field(ge=1)
+    window_seconds: float = Field(gt=0)
 
 
 class Settings(BaseSettings):
@@ -52,8 +64,14 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, gt=0)
-    message_rate_limit: int = Field(default=20, ge=1)
-    message_rate_window_seconds: float = Field(default=10.0, gt=0)
+    # The `messages` counter (message:create and REST create_message); the spec's default.
+    message_rate_limit: int = Field(default=_MESSAGES.limit, ge=1)
+    message_rate_window_seconds: float = Field(default=_MESSAGES.window_seconds, gt=0)
+    # Other counters of the spec's `x-rate-limit`s, by counter name, e.g.
+    # ZIZANY_RATE_LIMITS='{"typing": {"limit": 40, "window_seconds": 10}}'.
+    rate_limits: dict[str, RateLimitSetting] = Field(default_factory=dict)
+    # At most one presence:update per server room per interval for connects/disconnects.
+    presence_interval_seconds: float = Field(default=1.0, ge=0)
     typing_timeout_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=65536, gt=0)
     # A WebSocket recipient holding more unsent than this is dropped, not buffered on

@@ -5,7 +5,8 @@
 here from the generated model, not restated. Python's own notion differs (`str.strip`
 and `str.isspace` also count U+001C to U+001F and U+0085), so the server never uses it
 on contract text: it trims exactly `WHITE_SPACE`, and a value the pattern accepts always
-has something left after trimming.
+has something left after trimming. The same pattern refuses U+0000 anywhere (no database
+stores it as text); `acceptable` is the whole rule, the schema's own.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ def trim(value: str) -> str:
     return value.strip(WHITE_SPACE)
 
 
+def acceptable(value: str) -> bool:
+    """Whether the spec's pattern accepts `value`: something not white space, and no NUL."""
+    return _NOT_WHITE.search(value) is not None
+
+
 def is_blank(value: str) -> bool:
     """Whether `value` has no character that is not white space (the pattern would refuse it)."""
     return _NOT_WHITE.search(value) is None
+
+
+assert not acceptable("a\x00b"), "the spec's text pattern must refuse U+0000"

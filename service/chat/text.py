@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.errors import ValidationFailed
-from service.text import trim
+from service.text import acceptable, trim
 
 
 def trimmed(value: str, field: str) -> str:
@@ -13,6 +13,12 @@ def trimmed(value: str, field: str) -> str:
     the schema accepts is never refused here. The error's `loc` names the field; REST puts
     it under `body` (service.api.errors).
     """
+    if not acceptable(value) and trim(value):
+        # Not blank, yet refused by the spec's pattern: it holds U+0000.
+        raise ValidationFailed(
+            f"{field} must not contain U+0000",
+            details=[{"loc": [field], "msg": "contains U+0000", "type": "value_error"}],
+        )
     result = trim(value)
     if not result:
         raise ValidationFailed(

@@ -51,8 +51,16 @@ async def create_invite(
     )
 
 
+def _no_invite_has(code: str) -> bool:
+    """Codes are URL-safe: one with U+0000 is no invite's (and PostgreSQL refuses to
+    compare it), so it is answered as missing without a query."""
+    return "\x00" in code
+
+
 async def get_invite(*, session: AsyncSession, code: str) -> InviteRow | None:
     """The invite with this code, or None."""
+    if _no_invite_has(code):
+        return None
     return await session.get(InviteRow, code)
 
 
@@ -68,6 +76,8 @@ async def list_invites(*, session: AsyncSession, server_id: int) -> list[InviteR
 
 async def delete_invite(*, session: AsyncSession, code: str) -> bool:
     """Revoke an invite; True when it existed."""
+    if _no_invite_has(code):
+        return False
     result = await session.scalars(
         delete(InviteRow).where(col(InviteRow.code) == code).returning(col(InviteRow.code))
     )
@@ -85,7 +95,7 @@ async def accept_invite(
     """Count a use and add the membership; raises InviteNotFound/AlreadyMember/InviteExpired."""
     # With server_id the code must belong to that server (POST /servers/{id}/join).
     at = now or utcnow()
-    invite = await session.get(InviteRow, code)
+    invite = None if _no_invite_has(code) else await session.get(InviteRow, code)
     if invite is None or (server_id is not None and invite.server_id != server_id):
         raise InviteNotFound(code)
     if await get_membership(session=session, server_id=invite.server_id, user_id=user_id):

@@ -20,6 +20,7 @@ from service.db import memberships
 from service.db.engine import reading
 from service.realtime.hub import Hub
 from service.realtime.presence import Presence
+from service.realtime.presence_coalescer import PresenceCoalescer
 from service.realtime.sockets import SocketIndex
 from service.realtime.typing_state import Change, TypingStore, TypingTracker
 
@@ -38,12 +39,15 @@ class Announcer:
         presence: Presence,
         typing_timeout: float,
         typing_store: TypingStore | None = None,
+        presence_interval: float = 0.0,
     ) -> None:
         self.hub = hub
         self.index = index
         self.sessionmaker = sessionmaker
         self.presence = presence
         self.typing = TypingTracker(typing_timeout, self.announce_typing, typing_store)
+        # Connects and disconnects: at most one presence:update per server per interval.
+        self.coalescer = PresenceCoalescer(self.announce_presence, presence_interval)
 
     # ---- socket life cycle ---------------------------------------------------------------
 
@@ -70,7 +74,8 @@ class Announcer:
     # ---- presence --------------------------------------------------------------------------
 
     async def announce_presence_of(self, user_ids: Iterable[int]) -> None:
-        """`presence:update` to every server room of these users (each room once)."""
+        """`presence:update` to every server room of these users (each room once), at most
+        once per interval per room (service.realtime.presence_coalescer)."""
         # One query for the members of all their servers, one presence lookup for all
         # of those members: a connect costs two round trips, not two per server.
         users = set(user_ids)
@@ -82,7 +87,8 @@ class Announcer:
             )
         online = await self.presence.online({uid for ids in members.values() for uid in ids})
         for server_id, member_ids in sorted(members.items()):
-            await self._emit_presence(server_id, [uid for uid in member_ids if uid in online])
+            if self.coalescer.claim(server_id):
+                await self._emit_presence(server_id, [uid for uid in member_ids if uid in online])
 
     async def announce_presence(self, server_id: int) -> None:
         """`presence:update` to the server room: its members with a connected socket."""

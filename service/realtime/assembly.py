@@ -25,6 +25,7 @@ from service.chat.notifier import Guarded
 from service.chat.parts import ChatParts
 from service.chat.saturation import Saturation
 from service.db.message_writer import MessageWriter
+from service.limits import EventLimits
 from service.realtime.announcer import Announcer
 from service.realtime.backplane import Backplane
 from service.realtime.broadcaster import Broadcaster
@@ -48,6 +49,7 @@ class SocketParts(Protocol):
     sessionmaker: async_sessionmaker[AsyncSession]
     presence: Presence
     message_rate: SlidingWindowCounter
+    event_limits: EventLimits
     message_writer: MessageWriter
     saturation: Saturation
     client_manager: socketio.AsyncManager
@@ -91,6 +93,7 @@ class Realtime:
             presence=parts.presence,
             typing_timeout=parts.settings.typing_timeout_seconds,
             typing_store=parts.typing_store,
+            presence_interval=parts.settings.presence_interval_seconds,
         )
         self.broadcaster = kinds.broadcaster(
             self.announcer,
@@ -108,8 +111,11 @@ class Realtime:
             saturation=parts.saturation,
             # Without a backplane every room of the deployment is in this process.
             rooms_are_exact=parts.backplane is None,
+            limits=parts.event_limits.limits,
         )
-        self.dispatcher = bind(self.hub.sio, self.handlers, self.hub.emitter)
+        self.dispatcher = bind(
+            self.hub.sio, self.handlers, self.hub.emitter, limiter=parts.event_limits
+        )
         self.dispatcher.max_waiting = parts.settings.saturation_max_waiting_events
         self.dispatcher.overflow_retry_ms = math.ceil(
             parts.settings.saturation_retry_after_seconds * 1000
@@ -141,7 +147,9 @@ class Realtime:
             await self.backplane.start(self.broadcaster, self.announcer)
 
     async def stop(self) -> None:
-        """Stop the backplane (this process's leases go, its users' presence follows)."""
+        """Send the coalesced presence updates still pending, stop the resyncs, then stop the
+        backplane (this process's leases go, its users' presence follows)."""
+        await self.announcer.coalescer.flush()
         await self.broadcaster.resyncs.stop()
         if self.backplane is not None:
             await self.backplane.stop()

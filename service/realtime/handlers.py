@@ -12,8 +12,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from contract_runtime.dispatcher import Context
+from contract_runtime.dispatcher import Context, Operation
 from contract_runtime.emitter import SocketId
+from contract_runtime.limits import RateLimit
 from generated.realtime.models import (
     ChannelJoin,
     ChannelJoined,
@@ -60,9 +61,11 @@ class ZizanyHandlers(SocketHandlers[Principal]):
         secret: str,
         rooms_are_exact: bool = False,
         saturation: Saturation | None = None,
+        limits: Mapping[str, RateLimit] | None = None,
     ) -> None:
         self.chat = chat
         self.saturation = saturation
+        self.limits = dict(limits) if limits is not None else None
         self.rooms_are_exact = rooms_are_exact
         self.announcer = announcer
         self.sio = announcer.hub.sio
@@ -77,6 +80,16 @@ class ZizanyHandlers(SocketHandlers[Principal]):
             secret=self.secret,
             cookie_header=environ.get("HTTP_COOKIE"),
         )
+
+    def rate_subject(self, principal: Principal) -> str:
+        """Rate limits count per user, across their sockets (and processes, with Redis)."""
+        return str(principal.user_id)
+
+    def rate_limit_of(self, op: Operation) -> RateLimit | None:
+        """The spec's limit with this deployment's values (service.limits)."""
+        if self.limits is None:
+            return op.rate_limit
+        return self.limits.get(op.event, op.rate_limit)
 
     async def on_connected(self, ctx: Ctx) -> None:
         """Index the socket; a user's first socket makes them online in their servers."""

@@ -439,3 +439,34 @@ def test_dev_check_runs_the_compat_check_against_the_released_contract() -> None
         if isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "run"
     ]
     assert ["python", "-m", "conformance.compat"] in commands
+
+
+LIMIT = {"counter": "notes", "limit": 10, "windowSeconds": 10, "per": ["user"]}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (None, LIMIT, BREAKING),  # a new limit may refuse what old clients send
+        (LIMIT, None, COMPATIBLE),
+        (LIMIT, {**LIMIT, "limit": 20}, COMPATIBLE),  # looser
+        (LIMIT, {**LIMIT, "limit": 5}, BREAKING),  # tighter
+        (LIMIT, {**LIMIT, "windowSeconds": 20}, BREAKING),  # the same count over longer
+        (LIMIT, {**LIMIT, "per": ["user", "channelId"]}, COMPATIBLE),  # a finer key
+        (LIMIT, {**LIMIT, "per": []}, BREAKING),
+    ],
+)
+def test_a_rate_limit_is_a_bound_on_what_clients_send(
+    tmp_path: Path, old: Doc | None, new: Doc | None, expected: str
+) -> None:
+    base = copy.deepcopy(ASYNC)
+    if old is not None:
+        base["operations"]["create"]["x-rate-limit"] = old
+    changed = copy.deepcopy(base)
+    changed["operations"]["create"].pop("x-rate-limit", None)
+    if new is not None:
+        changed["operations"]["create"]["x-rate-limit"] = new
+    report = compare_dirs(
+        write(tmp_path / "old", base, REST), write(tmp_path / "new", changed, REST)
+    )
+    assert levels(report) == {expected}, report.text()

@@ -22,6 +22,8 @@ from conformance.campaign import Budget, Campaign, RunResult
 from conformance.rest import RestSpec
 from conformance.spec import Contract
 from conformance.target import LocalTarget
+from contract_runtime.dispatcher import Operation
+from contract_runtime.limits import RateLimit
 from contract_runtime.schemas import dump
 from generated.realtime.models import (
     ErrorNotFound,
@@ -172,6 +174,13 @@ class RestSaysOtherwise(Broadcaster):
         await self.emitter.message_new(channel_room(message.channel_id), changed)
 
 
+class NoRateLimits(ZizanyHandlers):
+    """The spec's `x-rate-limit`s are not enforced (a router bound without its limits)."""
+
+    def rate_limit_of(self, op: Operation) -> RateLimit | None:
+        return None
+
+
 @dataclass(frozen=True)
 class Variant:
     """A broken server and the violation kinds that must name its break."""
@@ -208,6 +217,7 @@ VARIANTS = [
         Implementations(announcer=TypistHearsItself),
         frozenset({"exclude-sender"}),
     ),
+    Variant("no-rate-limits", handlers(NoRateLimits), frozenset({"rate-limit"})),
     Variant(
         "rest-and-socket-disagree",
         Implementations(broadcaster=RestSaysOtherwise),

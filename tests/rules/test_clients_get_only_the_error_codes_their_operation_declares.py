@@ -19,6 +19,7 @@ import pytest
 
 from conformance.spec import Contract
 from conformance.target import LocalTarget
+from service.limits import configured_limits
 from tests.rules.conftest import NO_SUCH_CHANNEL, Place, Town
 from tests.rules.observe import INTERNAL, Watched
 from tests.support.clients import Person
@@ -103,7 +104,35 @@ async def flood(s: Scene) -> tuple[Watched, dict[str, Any]]:
     return client, payload
 
 
+# A payload of each event that the member may send (answered or refused, it is counted).
+FLOOD_PAYLOADS: dict[str, Callable[[Scene], dict[str, Any]]] = {
+    "server:join": lambda s: {"serverId": s.place.server_id},
+    "server:leave": lambda s: {"serverId": s.place.server_id},
+    "channel:join": lambda s: {"channelId": s.place.channel_id},
+    "channel:leave": lambda s: {"channelId": s.place.channel_id},
+    "typing:start": lambda s: {"channelId": s.place.channel_id},
+    "typing:stop": lambda s: {"channelId": s.place.channel_id},
+    "message:update": lambda s: {"messageId": s.owners_message, "content": "mine now"},
+    "message:delete": lambda s: {"messageId": s.owners_message},
+}
+
+
+def flood_of(event: str) -> Provoke:
+    """A member's socket that has used up the event's allowance (its configured limit)."""
+
+    async def provoke(s: Scene) -> tuple[Watched, dict[str, Any]]:
+        client = await s.socket(s.member)
+        payload = FLOOD_PAYLOADS[event](s)
+        for _ in range(configured_limits(s.target.settings)[event].limit):
+            ack = await client.call(event, payload)
+            assert ack.get("code") != "E_RATE_LIMITED", ack
+        return client, payload
+
+    return provoke
+
+
 CASES: dict[tuple[str, str], Provoke] = {
+    **{(event, "E_RATE_LIMITED"): flood_of(event) for event in FLOOD_PAYLOADS},
     ("server:join", "E_FORBIDDEN"): as_outsider_join_server,
     ("channel:join", "E_CHANNEL_NOT_FOUND"): missing_channel,
     ("channel:join", "E_FORBIDDEN"): as_outsider_in_channel,

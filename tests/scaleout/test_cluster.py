@@ -18,6 +18,7 @@ from tests.support.world import server_with
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres]
 
 MESSAGE_LIMIT = 12
+TYPING_LIMIT = 6
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         ZIZANY_TYPING_TIMEOUT_SECONDS="1",
         ZIZANY_MESSAGE_RATE_LIMIT=str(MESSAGE_LIMIT),
         ZIZANY_MESSAGE_RATE_WINDOW_SECONDS="60",
+        ZIZANY_RATE_LIMITS=f'{{"typing": {{"limit": {TYPING_LIMIT}, "window_seconds": 60}}}}',
     ) as made:
         made.start("A", "B")
         yield made
@@ -232,6 +234,34 @@ async def test_the_message_rate_limit_counts_both_processes(
         f"/api/channels/{channel_id}/messages", json={"content": "REST too"}
     )
     expect(response, 429, "E_RATE_LIMITED")
+
+
+async def test_the_typing_limit_of_a_user_and_channel_counts_both_processes(
+    a: Node, b: Node, people: People, sockets: Sockets
+) -> None:
+    owner = await people.person("owner")
+    server_id, channel_id = await server_with(owner)
+    other_channel = expect(
+        await people.on(owner, a).post(
+            f"/api/servers/{server_id}/channels", json={"name": "other"}
+        ),
+        201,
+    )["channel"]["id"]
+    on = [await sockets.connect(node, cookie(owner)) for node in (a, b)]
+    for client in on:
+        for channel in (channel_id, other_channel):
+            assert (await client.call("channel:join", {"channelId": channel}))["ok"] is True
+    for number in range(TYPING_LIMIT):
+        event = "typing:start" if number % 2 == 0 else "typing:stop"
+        ack = await on[number % 2].call(event, {"channelId": channel_id})
+        assert ack["ok"] is True, ack
+    for client in on:
+        ack = await client.call("typing:start", {"channelId": channel_id})
+        assert ack["ok"] is False and ack["code"] == "E_RATE_LIMITED", ack
+        assert 0 < ack["retryAfterMs"] <= 60_000
+    # Per user and channel: the other channel has a count of its own.
+    ack = await on[1].call("typing:start", {"channelId": other_channel})
+    assert ack["ok"] is True, ack
 
 
 async def test_login_failures_on_both_processes_add_up(a: Node, b: Node, people: People) -> None:
