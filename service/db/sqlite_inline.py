@@ -61,7 +61,10 @@ def _kind(fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
         if name == "cursor":
             return INLINE
         if name in _TRANSACTION_ENDS:
-            return WRITE if owner.in_transaction else INLINE
+            try:
+                return WRITE if owner.in_transaction else INLINE
+            except sqlite3.ProgrammingError:  # closed: the driver's own call says so
+                return OTHER
     return OTHER
 
 
@@ -107,7 +110,11 @@ class InlineCalls(aiosqlite.Connection):
     def _track(self) -> None:
         """Count this connection as a writer exactly while its transaction is open."""
         connection = self._connection
-        if connection is not None and connection.in_transaction:
+        try:
+            writing = connection is not None and connection.in_transaction
+        except sqlite3.ProgrammingError:  # closed
+            writing = False
+        if writing:
             self._writers.connections.add(id(self))
         else:
             self._writers.connections.discard(id(self))

@@ -20,6 +20,7 @@ from conformance.target import LocalTarget
 from generated.realtime.schemas import REGISTRY
 from service.db.migrate import upgrade_url
 from service.text import acceptable
+from tests.db.conftest import postgres_available  # noqa: F401 (a fixture the target uses)
 from tests.rules.observe import Map, Watched
 from tests.support.clients import PASSWORD, Api, expect
 from tests.support.services import (

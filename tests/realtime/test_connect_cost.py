@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from tests.support.seeded import World
+from service.settings import Settings
+from tests.support.seeded import World, seeded_settings
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # Presence updates sent as they happen (no coalescing interval), so that every one is
+    # the connect's own (coalescing is tested in tests/rules).
+    return seeded_settings(tmp_path, presence_interval_seconds=0)
 
 
 async def test_a_connect_reads_the_login_and_all_its_servers_members_in_two_queries(
