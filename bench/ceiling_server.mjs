@@ -72,6 +72,8 @@ wss.on("connection", (ws) => {
       return ack(ws, id, { ok: true, message });
     }
   });
+  // A client's protocol error ends that connection, not the server.
+  ws.on("error", () => ws.terminate());
   ws.on("close", () => {
     for (const c of joined) rooms.get(c)?.delete(ws);
   });

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from bench import protocol
 from bench.protocol import Arrival
@@ -187,7 +187,9 @@ class Receivers:
         transports = [s.transport for s in self.socks.values() if s.transport is not None]
         for t in transports:
             t.send(WSMsgType.TEXT, b"41")  # the Socket.IO disconnect, then the close handshake
-            t.send_close()
+            # A status code (1000): picows's default sends 0, which a strict peer (Node's ws)
+            # rejects as a protocol error.
+            t.send_close(WSCloseCode.OK)
         await asyncio.gather(
             *(asyncio.wait_for(t.wait_disconnected(), 5) for t in transports),
             return_exceptions=True,
