@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api import routers
 from service.errors import DomainError
+from service.transport.guards import declared_length
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         too_large = BodyTooLarge(self.max_bytes)
-        if _declared_length(scope) > self.max_bytes:
+        if declared_length(scope) > self.max_bytes:
             await _payload_too_large(too_large)(scope, receive, send)
             return
         received = 0
@@ -178,17 +179,6 @@ class BodyLimitMiddleware:
             if tracked.started:
                 raise
             await _payload_too_large(too_large)(scope, receive, send)
-
-
-def _declared_length(scope: Scope) -> int:
-    """The Content-Length the client declared, or -1."""
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return -1
-    return -1
 
 
 def _payload_too_large(exc: BodyTooLarge) -> Response:

@@ -99,7 +99,7 @@ class TransportGuards:
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A polling body: bounded, checked packet by packet, handed on whole."""
-        if _declared_length(scope) > self.max_body_bytes:
+        if declared_length(scope) > self.max_body_bytes:
             await _answer(send, 413, "E_PAYLOAD_TOO_LARGE", self._too_large())
             return
         body = bytearray()
@@ -334,7 +334,7 @@ def _peer(scope: Scope) -> str:
     return f"{client[0]}:{client[1]}" if client else "?"
 
 
-def _declared_length(scope: Scope) -> int:
+def declared_length(scope: Scope) -> int:
     """The Content-Length the client declared, or -1 (absent or not a number)."""
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
