@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -47,10 +47,20 @@ KEEPALIVE_OPTIONS: dict[int, int] = (
 )
 
 
+# Connections one process's client may hold at once. Past that, a command waits (up to
+# POOL_WAIT_SECONDS) for one to come free: redis-py's default pool instead fails at once
+# (MaxConnectionsError, 100 connections), and under a burst of message:create on several
+# workers every failed publish made the other processes drop their sockets to resync.
+POOL_SIZE = 256
+POOL_WAIT_SECONDS = 5.0
+
+
 def connect_redis(url: str) -> Redis:
     """A client that fails fast while Redis is down and reconnects by itself afterwards."""
-    client: Redis = Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=POOL_SIZE,
+        timeout=POOL_WAIT_SECONDS,
         decode_responses=True,
         socket_connect_timeout=2,
         socket_timeout=5,
@@ -59,4 +69,5 @@ def connect_redis(url: str) -> Redis:
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+    client: Redis = Redis.from_pool(pool)
     return client
