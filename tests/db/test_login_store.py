@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
@@ -20,7 +20,7 @@ from service.auth.logins import (
     sign_login_id,
     start_login,
 )
-from service.db.tables import SessionRow
+from service.db.tables import SessionRow, UserRow
 from service.db.timestamps import utcnow
 from tests.support.factories import make_user
 
@@ -184,18 +184,10 @@ async def test_resolving_through_the_cookie_persists_the_rolled_expiry(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     start = utcnow()
-    async with sessionmaker() as session:
-        user = await make_user(session)
-        login_id = await start_login(session=session, user_id=user.id, ttl=DAY, now=start)
-        await session.commit()
+    _user, header = await _committed_login(sessionmaker, start)
     later = start + timedelta(hours=1)
 
-    principal = await principal_from_cookie_header(
-        sessionmaker=sessionmaker,
-        secret=SECRET,
-        cookie_header=f"connect.sid={sign_login_id(SECRET, login_id)}",
-        now=later,
-    )
+    principal = await _lookup(sessionmaker, header, later)
 
     assert principal is not None
     assert principal.expires_at == later + DAY
@@ -210,10 +202,7 @@ async def test_a_lookup_inside_the_refresh_interval_commits_nothing(
     # The handshake and every REST call look the login up: a commit each would be a
     # write (and, on SQLite, a trip to the writer thread) per request for nothing.
     start = utcnow()
-    async with sessionmaker() as session:
-        user = await make_user(session)
-        login_id = await start_login(session=session, user_id=user.id, ttl=DAY, now=start)
-        await session.commit()
+    user, header = await _committed_login(sessionmaker, start)
     commits: list[object] = []
 
     def committed(connection: object) -> None:
@@ -222,23 +211,33 @@ async def test_a_lookup_inside_the_refresh_interval_commits_nothing(
     engine = sessionmaker.kw["bind"].sync_engine
     event.listen(engine, "commit", committed)
     try:
-        header = f"connect.sid={sign_login_id(SECRET, login_id)}"
         for minutes in (1, 2, 3):
-            principal = await principal_from_cookie_header(
-                sessionmaker=sessionmaker,
-                secret=SECRET,
-                cookie_header=header,
-                now=start + timedelta(minutes=minutes),
-            )
+            principal = await _lookup(sessionmaker, header, start + timedelta(minutes=minutes))
             assert principal is not None and principal.user_id == user.id
         assert commits == []
-        rolled = await principal_from_cookie_header(
-            sessionmaker=sessionmaker,
-            secret=SECRET,
-            cookie_header=header,
-            now=start + MAX_REFRESH_INTERVAL + timedelta(minutes=1),
+        rolled = await _lookup(
+            sessionmaker, header, start + MAX_REFRESH_INTERVAL + timedelta(minutes=1)
         )
         assert rolled is not None
         assert len(commits) == 1
     finally:
         event.remove(engine, "commit", committed)
+
+
+async def _committed_login(
+    sessionmaker: async_sessionmaker[AsyncSession], start: datetime
+) -> tuple[UserRow, str]:
+    """A user with a login started (and committed) at `start`, and its cookie header."""
+    async with sessionmaker() as session:
+        user = await make_user(session)
+        login_id = await start_login(session=session, user_id=user.id, ttl=DAY, now=start)
+        await session.commit()
+    return user, f"connect.sid={sign_login_id(SECRET, login_id)}"
+
+
+async def _lookup(
+    sessionmaker: async_sessionmaker[AsyncSession], header: str, at: datetime
+) -> Principal | None:
+    return await principal_from_cookie_header(
+        sessionmaker=sessionmaker, secret=SECRET, cookie_header=header, now=at
+    )
