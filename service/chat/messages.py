@@ -18,6 +18,7 @@ from service.chat.parts import ChatParts
 from service.chat.text import trimmed
 from service.db import channels as channels_db
 from service.db import messages as messages_db
+from service.db.engine import reading
 from service.db.message_writer import NewMessage
 from service.db.messages import AuthoredMessage, MessagePage
 from service.errors import ChannelNotFound, Forbidden, RateLimited
@@ -58,7 +59,7 @@ class Messages:
         """
         text = trimmed(content, "content")
         if not member:
-            async with self.parts.sessionmaker() as session:
+            async with reading(self.parts.sessionmaker) as session:
                 await channel_for(session=session, channel_id=channel_id, user_id=user_id)
         wait = await self.parts.message_rate.acquire(f"messages:{user_id}")
         if wait is not None:

@@ -28,9 +28,9 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col
 
-from service.db.tables import MessageRow
+from service.db.engine import writing
+from service.db.tables import MessageRow, core_table
 from service.db.timestamps import utcnow
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 # At most this many rows per statement: stays far below SQLite's 32,766 bound parameters
 # (5 a row) and keeps one slow batch from holding many callers.
 MAX_BATCH = 256
+
+_messages = core_table(MessageRow)
+# Built once (a Core insert: no ORM statement and cache key to build per batch); the ids
+# come back in the order of the rows, as the batch's futures expect.
+_INSERT = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +153,8 @@ class MessageWriter:
             }
             for m in messages
         ]
-        statement = insert(MessageRow).returning(col(MessageRow.id), sort_by_parameter_order=True)
-        async with self.engine.begin() as connection:
-            result = await connection.execute(statement, rows)
+        async with writing(self.engine) as connection:
+            result = await connection.execute(_INSERT, rows)
             ids = [row[0] for row in result.all()]
         return [
             StoredMessage(
