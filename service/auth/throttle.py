@@ -7,7 +7,6 @@ the in-process one when several processes serve the same users.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -57,22 +56,28 @@ class InMemorySlidingWindow:
         self._clock = clock
         self._max_keys = max_keys
         # Insertion order doubles as recency order: a key is re-inserted on every hit.
-        self._events: dict[str, deque[float]] = {}
+        # A key's log is a plain list, oldest first, at most `limit` long: every socket
+        # has keys of its own (its joins), and a deque holding one time takes 790 bytes
+        # (its first block), a list holding one 95.
+        self._events: dict[str, list[float]] = {}
 
-    def _recent(self, key: str, now: float) -> deque[float] | None:
+    def _recent(self, key: str, now: float) -> list[float] | None:
         """The key's events inside the window (older ones dropped), or None if there are none."""
         events = self._events.get(key)
         if events is None:
             return None
         horizon = now - self.window_seconds
-        while events and events[0] <= horizon:
-            events.popleft()
+        expired = 0
+        while expired < len(events) and events[expired] <= horizon:
+            expired += 1
+        if expired:
+            del events[:expired]
         if not events:
             del self._events[key]
             return None
         return events
 
-    def _retry_after(self, events: deque[float] | None, now: float) -> float | None:
+    def _retry_after(self, events: list[float] | None, now: float) -> float | None:
         """Seconds until fewer than `limit` events remain in the window."""
         if events is None or len(events) < self.limit:
             return None
@@ -83,10 +88,12 @@ class InMemorySlidingWindow:
         now = self._clock()
         events = self._recent(key, now)
         if events is None:
-            events = deque(maxlen=self.limit)
+            events = []
         else:
             del self._events[key]
         events.append(now)
+        if len(events) > self.limit:
+            del events[0]  # only the newest `limit` times decide
         self._events[key] = events
         while len(self._events) > self._max_keys:
             del self._events[next(iter(self._events))]
