@@ -135,6 +135,14 @@ class DirectWritesProtocol(WebSocketsSansIOProtocol):
     its frames from its own compressor, so it keeps the ASGI path.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The same semantics in a fraction of the memory (an idle socket keeps both for
+        # its life): an asyncio.Queue and an asyncio.Event were 3 KiB of five deques.
+        self.queue = LeanQueue()  # type: ignore[assignment]
+        self.writable = LeanEvent()  # type: ignore[assignment]
+        self.writable.set()
+
     def handle_connect(self, event: Any) -> None:
         """As uvicorn does, plus the `zizany.websocket` writer in the ASGI scope."""
         super().handle_connect(event)
@@ -149,6 +157,11 @@ class DirectWritesProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
             self.handshake_complete = True
+        elif message["type"] == "websocket.accept" and self.handshake_complete:
+            # uvicorn reads the handshake's request and response only until it answers;
+            # their header structures (3 KiB) would stay for the socket's life.
+            self.request = None  # type: ignore[assignment]
+            self.response = None  # type: ignore[assignment]
 
 
 class LeanQueue:
@@ -238,6 +251,50 @@ class LeanQueue:
                 break
         if not getters:
             self._getters = None
+
+
+class LeanEvent:
+    """`asyncio.Event` (set, clear, wait, is_set) without a deque of waiters while none
+    waits: uvicorn's `writable` flag, waited on only while the transport is paused."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        """Whether the flag is set."""
+        return self._value
+
+    def set(self) -> None:
+        """Set the flag and wake every waiter."""
+        if self._value:
+            return
+        self._value = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        """Clear the flag."""
+        self._value = False
+
+    async def wait(self) -> bool:
+        """Return at once when the flag is set, else when it is set next."""
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
 
 
 class DirectQueue(LeanQueue):

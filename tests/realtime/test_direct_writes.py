@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import os
 import socket
 import time
@@ -142,6 +143,28 @@ async def test_an_idle_websocket_socket_outlives_several_ping_cycles_with_direct
         assert len(await arrived(reader, 8)) == 8
         for m in (sara, omar):
             await m.http.aclose()
+
+
+async def test_an_open_websocket_keeps_no_handshake_objects_and_lean_containers(
+    live: LiveServer, clients: list[RecordingClient]
+) -> None:
+    # What an idle socket holds for its life: not the handshake's request and response
+    # (their header structures, 3 KiB), and a lean queue and flag instead of
+    # asyncio.Queue and asyncio.Event (five deques, 3 KiB).
+    sara = await signup(live, "sara")
+    c = await connect(live, sara, clients)
+    assert c.sio.connected
+    protocols = [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, direct.DirectWritesProtocol) and o.handshake_complete and not o.close_sent
+    ]
+    assert protocols, "no open WebSocket protocol found in this process"
+    for protocol in protocols:
+        assert (protocol.request, protocol.response) == (None, None)
+        assert type(protocol.queue) is direct.LeanQueue
+        assert type(protocol.writable) is direct.LeanEvent and protocol.writable.is_set()
+    await sara.http.aclose()
 
 
 def test_the_library_hooks_direct_writes_rely_on_are_still_there() -> None:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from service.realtime.direct import DirectQueue, LeanQueue
+from service.realtime.direct import DirectQueue, LeanEvent, LeanQueue
 
 pytestmark = pytest.mark.anyio
 
@@ -87,3 +87,36 @@ def test_an_idle_queue_holds_a_fraction_of_an_asyncio_queue() -> None:
 
     lean, stock = DirectQueue(), asyncio.Queue[object]()
     assert size(lean) * 3 < size(stock), (size(lean), size(stock))
+
+
+async def test_a_lean_event_wakes_every_waiter_on_set_and_waits_again_after_clear() -> None:
+    event = LeanEvent()
+    assert not event.is_set()
+    waiters = [asyncio.ensure_future(event.wait()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    event.set()
+    assert await asyncio.wait_for(asyncio.gather(*waiters), 1) == [True, True, True]
+    assert await event.wait() is True  # set: returns at once
+    event.clear()
+    later = asyncio.ensure_future(event.wait())
+    await asyncio.sleep(0)
+    assert not later.done()
+    event.set()
+    assert await asyncio.wait_for(later, 1) is True
+
+
+async def test_a_lean_event_waiter_cancelled_by_a_timeout_leaves_nothing_behind() -> None:
+    event = LeanEvent()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(event.wait(), 0.01)
+    assert event._waiters in (None, [])
+    event.set()
+    assert event.is_set()
+
+
+def test_an_idle_lean_event_holds_a_fraction_of_an_asyncio_event() -> None:
+    lean, stock = LeanEvent(), asyncio.Event()
+    lean_size = sys.getsizeof(lean)
+    stock_size = sys.getsizeof(stock) + sum(sys.getsizeof(v) for v in vars(stock).values())
+    assert lean_size * 5 < stock_size, (lean_size, stock_size)
