@@ -161,9 +161,12 @@ async def test_an_open_websocket_keeps_no_handshake_objects_and_lean_containers(
     ]
     assert protocols, "no open WebSocket protocol found in this process"
     for protocol in protocols:
-        assert (protocol.request, protocol.response) == (None, None)
-        assert type(protocol.queue) is direct.LeanQueue
-        assert type(protocol.writable) is direct.LeanEvent and protocol.writable.is_set()
+        handshake: tuple[object, object] = (protocol.request, protocol.response)
+        assert handshake == (None, None)
+        queue: object = protocol.queue  # declared asyncio.Queue by uvicorn
+        writable: object = protocol.writable  # declared asyncio.Event
+        assert type(queue) is direct.LeanQueue
+        assert isinstance(writable, direct.LeanEvent) and writable.is_set()
     await sara.http.aclose()
 
 
