@@ -158,10 +158,13 @@ class DirectWritesProtocol(WebSocketsSansIOProtocol):
         if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
             self.handshake_complete = True
         elif message["type"] == "websocket.accept" and self.handshake_complete:
-            # uvicorn reads the handshake's request and response only until it answers;
-            # their header structures (3 KiB) would stay for the socket's life.
+            # uvicorn reads the handshake's request and response only until it answers,
+            # and the app read the scope's headers when the connection began (python-
+            # engineio copied them into its environ): 4 KiB of header structures that
+            # would stay for the socket's life.
             self.request = None  # type: ignore[assignment]
             self.response = None  # type: ignore[assignment]
+            self.scope["headers"] = []
 
 
 class LeanQueue:
@@ -169,21 +172,23 @@ class LeanQueue:
 
     An `asyncio.Queue` holds four deques (items, getters, putters, and its `Event`'s
     waiters) and a dict: about 5 KiB per idle socket in the bench's tracemalloc probe.
-    This one holds the items' deque; getters and joiners only while someone waits.
+    This one holds its items' deque only while items wait, getters and joiners only while
+    someone waits.
     Unbounded, so `put` never waits (DirectQueue bounds it by disconnecting).
     """
 
     __slots__ = ("_getters", "_joiners", "_queue", "_unfinished")
 
     def __init__(self) -> None:
-        self._queue: collections.deque[Any] = collections.deque()
+        # Only while items wait: a deque is 760 bytes, and most sockets are idle.
+        self._queue: collections.deque[Any] | None = None
         self._getters: list[asyncio.Future[None]] | None = None
         self._joiners: list[asyncio.Future[None]] | None = None
         self._unfinished = 0
 
     def qsize(self) -> int:
         """How many items wait."""
-        return len(self._queue)
+        return len(self._queue) if self._queue else 0
 
     def empty(self) -> bool:
         """Whether no item waits."""
@@ -191,6 +196,8 @@ class LeanQueue:
 
     def put_nowait(self, item: Any) -> None:
         """Append an item and wake one waiting getter."""
+        if self._queue is None:
+            self._queue = collections.deque()
         self._queue.append(item)
         self._unfinished += 1
         self._wake_getter()
@@ -203,7 +210,7 @@ class LeanQueue:
         """The oldest item; `asyncio.QueueEmpty` when there is none."""
         if not self._queue:
             raise asyncio.QueueEmpty
-        return self._queue.popleft()
+        return self._pop(self._queue)
 
     async def get(self) -> Any:
         """The oldest item, waiting for one."""
@@ -220,7 +227,13 @@ class LeanQueue:
                 if self._queue and not waiter.cancelled():
                     self._wake_getter()  # it was woken, then cancelled: pass it on
                 raise
-        return self._queue.popleft()
+        return self._pop(self._queue)
+
+    def _pop(self, queue: collections.deque[Any]) -> Any:
+        item = queue.popleft()
+        if not queue:
+            self._queue = None
+        return item
 
     def task_done(self) -> None:
         """One item taken is processed (for `join`)."""

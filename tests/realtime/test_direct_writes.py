@@ -148,8 +148,8 @@ async def test_an_idle_websocket_socket_outlives_several_ping_cycles_with_direct
 async def test_an_open_websocket_keeps_no_handshake_objects_and_lean_containers(
     live: LiveServer, clients: list[RecordingClient]
 ) -> None:
-    # What an idle socket holds for its life: not the handshake's request and response
-    # (their header structures, 3 KiB), and a lean queue and flag instead of
+    # What an idle socket holds for its life: not the handshake's request, response and
+    # scope headers (4 KiB of header structures), and a lean queue and flag instead of
     # asyncio.Queue and asyncio.Event (five deques, 3 KiB).
     sara = await signup(live, "sara")
     c = await connect(live, sara, clients)
@@ -163,6 +163,7 @@ async def test_an_open_websocket_keeps_no_handshake_objects_and_lean_containers(
     for protocol in protocols:
         handshake: tuple[object, object] = (protocol.request, protocol.response)
         assert handshake == (None, None)
+        assert protocol.scope["headers"] == []
         queue: object = protocol.queue  # declared asyncio.Queue by uvicorn
         writable: object = protocol.writable  # declared asyncio.Event
         assert type(queue) is direct.LeanQueue
