@@ -16,8 +16,7 @@ from generated.rest.models import (
 from service.api.body import no_json_null, strict
 from service.api.caller import Me
 from service.api.params import ServerId
-from service.chat.servers import ServerChanges
-from service.db.servers import UNSET
+from service.db.servers import UNSET, ServerChanges, ServerFields
 from service.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/servers", tags=["servers"])
@@ -34,13 +33,10 @@ async def create_server(
     me: Me, body: Annotated[ServerCreateRequest, strict(ServerCreateRequest)]
 ) -> ServerResponse:
     """Create a server owned by the caller, with a `general` channel."""
-    view = await me.chat.servers.create(
-        user_id=me.user_id,
-        name=body.name,
-        is_public=body.is_public,
-        thumbnail=body.thumbnail,
-        banner=body.banner,
+    fields = ServerFields(
+        name=body.name, is_public=body.is_public, thumbnail=body.thumbnail, banner=body.banner
     )
+    view = await me.chat.servers.create(user_id=me.user_id, fields=fields)
     return await me.server(view)
 
 
