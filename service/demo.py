@@ -114,8 +114,7 @@ async def _load_server(
     server = await servers.create_server(
         session=session,
         owner_id=ids[demo.owner],
-        name=demo.name,
-        is_public=demo.is_public,
+        fields=servers.ServerFields(name=demo.name, is_public=demo.is_public),
         now=start,
     )
     for username, role in demo.members.items():

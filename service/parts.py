@@ -29,7 +29,8 @@ from service.realtime.fanout import DirectFanoutManager
 from service.realtime.presence import InMemoryPresence, Presence
 from service.realtime.redis_common import connect_redis
 from service.realtime.redis_counters import (
-    RedisSlidingWindow,
+    SharedCounters,
+    redis_event_limits,
     redis_login_throttle,
     redis_message_rate,
 )
@@ -112,24 +113,12 @@ def build_parts(settings: Settings) -> Parts:
         sweep_interval=settings.presence_sweep_seconds,
     )
     typing_store = RedisTypingStore(redis, prefix=prefix, timeout=settings.typing_timeout_seconds)
-    message_rate = redis_message_rate(redis, prefix=prefix, settings=settings)
-    login_throttle, login_counters = redis_login_throttle(redis, prefix=prefix, settings=settings)
-    event_counters: list[RedisSlidingWindow] = []
-
-    def shared(counter: str, limit: int, window: float) -> RedisSlidingWindow:
-        event_counters.append(
-            RedisSlidingWindow(
-                redis, prefix=f"{prefix}:rate:events", limit=limit, window_seconds=window
-            )
-        )
-        return event_counters[-1]
-
-    event_limits = EventLimits(configured_limits(settings), shared)
+    counters = SharedCounters(redis, prefix=prefix)
+    message_rate = redis_message_rate(counters, settings)
+    login_throttle = redis_login_throttle(counters, settings)
+    event_limits = redis_event_limits(counters, settings)
     backplane = RedisBackplane(
-        manager=manager,
-        presence=presence,
-        typing_store=typing_store,
-        counters=[message_rate, *login_counters, *event_counters],
+        manager=manager, presence=presence, typing_store=typing_store, counters=counters.made
     )
     return replace(
         embedded,

@@ -5,15 +5,17 @@ FastAPI validates body models in pydantic's lax mode, which turns `"is_public": 
 are 422 here. `strict(Model)` in a body parameter's `Annotated` makes the validation
 strict while FastAPI still reports every problem (path, query and body) at once.
 FastAPI also reads a JSON `null` as "no body": `no_json_null` refuses it where a body
-is optional.
+is optional, and `post_with_optional_body` declares such a route with it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel, BeforeValidator
 
 
@@ -44,3 +46,12 @@ async def no_json_null(request: Request) -> None:
     if (await request.body()).strip() == b"null":
         error = {"type": "model_type", "loc": ("body",), "msg": "Input should be an object"}
         raise RequestValidationError([{**error, "input": None}])
+
+
+def post_with_optional_body(
+    router: APIRouter, path: str, *, operation_id: str
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A creating POST (201) whose body may be left out (read as `{}`) but not be `null`."""
+    return router.post(
+        path, operation_id=operation_id, status_code=201, dependencies=[Depends(no_json_null)]
+    )

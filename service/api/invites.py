@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from generated.rest.models import Invite, InviteAcceptRequest, InviteCreateRequest, ServerResponse
-from service.api.body import no_json_null, strict
+from service.api.body import post_with_optional_body, strict
 from service.api.caller import Me
 from service.api.params import ServerId
 from service.api.views import invite_out
@@ -15,12 +15,7 @@ from service.api.views import invite_out
 router = APIRouter(prefix="/api", tags=["invites"])
 
 
-@router.post(
-    "/servers/{serverId}/invites",
-    operation_id="create_invite",
-    status_code=201,
-    dependencies=[Depends(no_json_null)],
-)
+@post_with_optional_body(router, "/servers/{serverId}/invites", operation_id="create_invite")
 async def create_invite(
     server_id: ServerId,
     me: Me,

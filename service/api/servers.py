@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from generated.rest.models import (
     JoinServerRequest,
@@ -13,11 +13,10 @@ from generated.rest.models import (
     ServerResponse,
     ServerUpdateRequest,
 )
-from service.api.body import no_json_null, strict
+from service.api.body import post_with_optional_body, strict
 from service.api.caller import Me
 from service.api.params import ServerId
-from service.chat.servers import ServerChanges
-from service.db.servers import UNSET
+from service.db.servers import UNSET, ServerChanges, ServerFields
 from service.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/servers", tags=["servers"])
@@ -34,13 +33,10 @@ async def create_server(
     me: Me, body: Annotated[ServerCreateRequest, strict(ServerCreateRequest)]
 ) -> ServerResponse:
     """Create a server owned by the caller, with a `general` channel."""
-    view = await me.chat.servers.create(
-        user_id=me.user_id,
-        name=body.name,
-        is_public=body.is_public,
-        thumbnail=body.thumbnail,
-        banner=body.banner,
+    fields = ServerFields(
+        name=body.name, is_public=body.is_public, thumbnail=body.thumbnail, banner=body.banner
     )
+    view = await me.chat.servers.create(user_id=me.user_id, fields=fields)
     return await me.server(view)
 
 
@@ -66,12 +62,7 @@ async def delete_server(server_id: ServerId, me: Me) -> None:
     await me.chat.servers.delete(user_id=me.user_id, server_id=server_id)
 
 
-@router.post(
-    "/{serverId}/join",
-    operation_id="join_server",
-    status_code=201,
-    dependencies=[Depends(no_json_null)],
-)
+@post_with_optional_body(router, "/{serverId}/join", operation_id="join_server")
 async def join_server(
     server_id: ServerId,
     me: Me,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 from service.chat.access import OWNER, member_role, server_for, visible_server
 from service.chat.parts import Operations
@@ -10,20 +10,10 @@ from service.chat.text import trimmed
 from service.db import memberships as memberships_db
 from service.db import servers as servers_db
 from service.db.engine import reading
-from service.db.servers import UNSET, ServerView, Unset
+from service.db.servers import ServerChanges, ServerFields, ServerView
 from service.db.tables import Role
 from service.errors import InviteExpired, InviteNotFound, InviteRequired, OwnerCannotLeave
 from service.wire import server_info_out
-
-
-@dataclass(frozen=True, slots=True)
-class ServerChanges:
-    """The fields of a server change; UNSET ones stay as they are."""
-
-    name: str | Unset = UNSET
-    is_public: bool | Unset = UNSET
-    thumbnail: str | Unset | None = UNSET
-    banner: str | Unset | None = UNSET
 
 
 class Servers(Operations):
@@ -44,43 +34,24 @@ class Servers(Operations):
         async with reading(self.parts.sessionmaker) as session:
             return await member_role(session=session, server_id=server_id, user_id=user_id)
 
-    async def create(
-        self,
-        *,
-        user_id: int,
-        name: str,
-        is_public: bool,
-        thumbnail: str | None = None,
-        banner: str | None = None,
-    ) -> ServerView:
+    async def create(self, *, user_id: int, fields: ServerFields) -> ServerView:
         """A server owned by the caller, with a `general` channel."""
-        text = trimmed(name, "name")
+        fields = replace(fields, name=trimmed(fields.name, "name"))
         async with self.parts.sessionmaker() as session:
-            row = await servers_db.create_server(
-                session=session,
-                owner_id=user_id,
-                name=text,
-                is_public=is_public,
-                thumbnail=thumbnail,
-                banner=banner,
-            )
+            row = await servers_db.create_server(session=session, owner_id=user_id, fields=fields)
             await session.commit()
         return ServerView(server=row, role="owner", member_count=1)
 
     async def update(self, *, user_id: int, server_id: int, changes: ServerChanges) -> ServerView:
         """Change a server's name, visibility or images (owner only); `server:updated`."""
-        name = trimmed(changes.name, "name") if isinstance(changes.name, str) else UNSET
+        if isinstance(changes.name, str):
+            changes = replace(changes, name=trimmed(changes.name, "name"))
         async with self.parts.sessionmaker() as session:
             view = await server_for(
                 session=session, server_id=server_id, user_id=user_id, roles=OWNER
             )
             row = await servers_db.update_server(
-                session=session,
-                server_id=server_id,
-                name=name,
-                is_public=changes.is_public,
-                thumbnail=changes.thumbnail,
-                banner=changes.banner,
+                session=session, server_id=server_id, changes=changes
             )
             await session.commit()
         await self.parts.notifier.server_updated(server_info_out(row))

@@ -29,6 +29,26 @@ UNSET: Final = Unset.UNSET
 
 
 @dataclass(frozen=True, slots=True)
+class ServerFields:
+    """What a server's creator chooses of it: name, visibility and images."""
+
+    name: str
+    is_public: bool = False
+    thumbnail: str | None = None
+    banner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerChanges:
+    """The fields of a server change; UNSET ones stay as they are."""
+
+    name: str | Unset = UNSET
+    is_public: bool | Unset = UNSET
+    thumbnail: str | Unset | None = UNSET
+    banner: str | Unset | None = UNSET
+
+
+@dataclass(frozen=True, slots=True)
 class ServerView:
     """A server as one user sees it: their role (None if not a member) and the member count."""
 
@@ -41,19 +61,16 @@ async def create_server(
     *,
     session: AsyncSession,
     owner_id: int,
-    name: str,
-    is_public: bool = False,
-    thumbnail: str | None = None,
-    banner: str | None = None,
+    fields: ServerFields,
     now: datetime | None = None,
 ) -> ServerRow:
     """Create a server owned by `owner_id`, with its owner membership and a `general` channel."""
     created_at = now or utcnow()
     server = ServerRow(
-        name=name,
-        is_public=is_public,
-        thumbnail=thumbnail,
-        banner=banner,
+        name=fields.name,
+        is_public=fields.is_public,
+        thumbnail=fields.thumbnail,
+        banner=fields.banner,
         owner_id=owner_id,
         created_at=created_at,
         updated_at=created_at,
@@ -119,27 +136,20 @@ async def get_visible_server(
 
 
 async def update_server(
-    *,
-    session: AsyncSession,
-    server_id: int,
-    name: str | Unset = UNSET,
-    is_public: bool | Unset = UNSET,
-    thumbnail: str | Unset | None = UNSET,
-    banner: str | Unset | None = UNSET,
-    now: datetime | None = None,
+    *, session: AsyncSession, server_id: int, changes: ServerChanges, now: datetime | None = None
 ) -> ServerRow:
     """Change the given fields (UNSET ones stay); raises ServerNotFound."""
     server = await session.get(ServerRow, server_id)
     if server is None:
         raise ServerNotFound(server_id)
-    if not isinstance(name, Unset):
-        server.name = name
-    if not isinstance(is_public, Unset):
-        server.is_public = is_public
-    if not isinstance(thumbnail, Unset):
-        server.thumbnail = thumbnail
-    if not isinstance(banner, Unset):
-        server.banner = banner
+    if not isinstance(changes.name, Unset):
+        server.name = changes.name
+    if not isinstance(changes.is_public, Unset):
+        server.is_public = changes.is_public
+    if not isinstance(changes.thumbnail, Unset):
+        server.thumbnail = changes.thumbnail
+    if not isinstance(changes.banner, Unset):
+        server.banner = changes.banner
     server.updated_at = now or utcnow()
     await session.flush()
     return server

@@ -102,13 +102,9 @@ class Broadcaster(Notifier):
 
     async def server_deleted(self, *, server_id: int, channel_ids: list[int]) -> None:
         """`server:deleted`, then every socket leaves the server's and its channels' rooms."""
-        sio = self.hub.sio
         await self.emitter.server_deleted(server_room(server_id), ServerDeleted(serverId=server_id))
-        await sio.close_room(server_room(server_id))  # in every process (client manager)
-        for channel_id in channel_ids:
-            await self.announcer.typing.drop_channel(channel_id)
-            await sio.close_room(channel_room(channel_id))
-        await self._control({"op": "channels_gone", "channel_ids": list(channel_ids)})
+        await self.hub.sio.close_room(server_room(server_id))  # in every process (client manager)
+        await self._channels_gone(channel_ids)
 
     async def channel_created(self, channel: Channel) -> None:
         """`channel:created` to the server room."""
@@ -122,9 +118,15 @@ class Broadcaster(Notifier):
         """`channel:deleted` to the server room, then every socket leaves the channel room."""
         payload = ChannelDeleted(channelId=channel_id, serverId=server_id)
         await self.emitter.channel_deleted(server_room(server_id), payload)
-        await self.announcer.typing.drop_channel(channel_id)
-        await self.hub.sio.close_room(channel_room(channel_id))  # in every process
-        await self._control({"op": "channels_gone", "channel_ids": [channel_id]})
+        await self._channels_gone([channel_id])
+
+    async def _channels_gone(self, channel_ids: list[int]) -> None:
+        """Every socket leaves these channels' rooms (`close_room` reaches every process); their
+        typing is forgotten here and in the shared store, then (a control operation) elsewhere."""
+        for channel_id in channel_ids:
+            await self.announcer.typing.drop_channel(channel_id)
+            await self.hub.sio.close_room(channel_room(channel_id))
+        await self._control({"op": "channels_gone", "channel_ids": list(channel_ids)})
 
     async def login_ended(self, login_id: str) -> None:
         """Disconnect every socket authenticated with that login session (logout)."""

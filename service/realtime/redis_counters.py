@@ -17,11 +17,8 @@ import time
 
 from redis.asyncio import Redis
 
-from service.auth.throttle import (
-    InMemorySlidingWindow,
-    LoginThrottle,
-    SlidingWindowCounter,
-)
+from service.auth.throttle import InMemorySlidingWindow, LoginThrottle
+from service.limits import EventLimits, configured_limits
 from service.realtime.redis_common import LUA_HELPERS, REDIS_ERRORS
 from service.settings import Settings
 
@@ -110,34 +107,48 @@ class RedisSlidingWindow:
             log.warning("rate-limit key %r not reset: Redis unreachable", key)
 
 
-def redis_login_throttle(
-    redis: Redis, *, prefix: str, settings: Settings
-) -> tuple[LoginThrottle, list[RedisSlidingWindow]]:
-    """The login throttle with its counters shared in Redis (`{prefix}:rate:login-{name}`),
-    and those counters (for their metrics)."""
-    made: list[RedisSlidingWindow] = []
+class SharedCounters:
+    """Makes the counters a deployment shares in Redis, each under `{prefix}:rate:{name}`,
+    and keeps every one it made (for their metrics)."""
 
-    def counter(name: str, limit: int, window: float) -> SlidingWindowCounter:
-        made.append(
+    def __init__(self, redis: Redis, *, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.made: list[RedisSlidingWindow] = []
+
+    def counter(self, name: str, limit: int, window_seconds: float) -> RedisSlidingWindow:
+        """The counter at `{prefix}:rate:{name}` with `limit` events per `window_seconds`."""
+        self.made.append(
             RedisSlidingWindow(
-                redis, prefix=f"{prefix}:rate:login-{name}", limit=limit, window_seconds=window
+                self.redis,
+                prefix=f"{self.prefix}:rate:{name}",
+                limit=limit,
+                window_seconds=window_seconds,
             )
         )
-        return made[-1]
+        return self.made[-1]
 
-    throttle = LoginThrottle(
-        counter,
+
+def redis_message_rate(counters: SharedCounters, settings: Settings) -> RedisSlidingWindow:
+    """The per-user posting limit (socket and REST), `{prefix}:rate:messages`."""
+    return counters.counter(
+        "messages", settings.message_rate_limit, settings.message_rate_window_seconds
+    )
+
+
+def redis_login_throttle(counters: SharedCounters, settings: Settings) -> LoginThrottle:
+    """The login throttle, its counters at `{prefix}:rate:login-{name}`."""
+    return LoginThrottle(
+        lambda name, limit, window: counters.counter(f"login-{name}", limit, window),
         max_failures=settings.login_max_failures,
         window_seconds=settings.login_window_seconds,
     )
-    return throttle, made
 
 
-def redis_message_rate(redis: Redis, *, prefix: str, settings: Settings) -> RedisSlidingWindow:
-    """The per-user posting limit (socket and REST) with its counter in Redis."""
-    return RedisSlidingWindow(
-        redis,
-        prefix=f"{prefix}:rate:messages",
-        limit=settings.message_rate_limit,
-        window_seconds=settings.message_rate_window_seconds,
+def redis_event_limits(counters: SharedCounters, settings: Settings) -> EventLimits:
+    """The other client events' limits; every counter at `{prefix}:rate:events` (the
+    dispatcher's keys name the counter)."""
+    return EventLimits(
+        configured_limits(settings),
+        lambda _name, limit, window: counters.counter("events", limit, window),
     )

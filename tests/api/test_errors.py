@@ -100,6 +100,26 @@ async def test_a_body_that_is_not_the_documented_json_is_422(
     assert_error_body(response)
 
 
+@pytest.mark.parametrize("route", ["invites", "join"])
+async def test_an_optional_body_may_be_left_out_but_a_json_null_is_422(
+    api: Api, route: str
+) -> None:
+    owner, guest = await api.person(), await api.person()
+    created = expect(
+        await owner.http.post("/api/servers", json={"name": "P", "is_public": True}), 201
+    )
+    server_id = created["server"]["id"]
+    person = owner if route == "invites" else guest
+    path = f"/api/servers/{server_id}/{route}"
+    null = await person.http.post(
+        path, content=b"null", headers={"content-type": "application/json"}
+    )
+    error = expect(null, 422, "E_VALIDATION")
+    assert error["details"][0]["loc"] == ["body"]
+    assert_error_body(null)
+    expect(await person.http.post(path), 201)
+
+
 async def test_a_body_over_64_kib_is_413_declared_or_streamed(api: Api) -> None:
     person = await api.person()
     too_big = b'{"content": "' + b"x" * 65536 + b'"}'

@@ -20,6 +20,8 @@ from service.db.memberships import (
 )
 from service.db.servers import (
     UNSET,
+    ServerChanges,
+    ServerFields,
     create_server,
     get_server,
     get_visible_server,
@@ -45,7 +47,8 @@ async def test_creating_a_server_makes_the_creator_owner_and_a_general_channel(
 ) -> None:
     owner = await make_user(session)
 
-    server = await create_server(session=session, owner_id=owner.id, name="Guild", is_public=True)
+    fields = ServerFields(name="Guild", is_public=True)
+    server = await create_server(session=session, owner_id=owner.id, fields=fields)
 
     assert (server.name, server.is_public, server.owner_id) == ("Guild", True, owner.id)
     assert server.created_at == server.updated_at
@@ -84,13 +87,11 @@ async def test_update_changes_only_the_given_fields_and_accepts_explicit_nulls(
     session: AsyncSession,
 ) -> None:
     owner = await make_user(session)
-    server = await create_server(
-        session=session, owner_id=owner.id, name="Old", thumbnail="t.png", banner="b.png"
-    )
+    fields = ServerFields(name="Old", thumbnail="t.png", banner="b.png")
+    server = await create_server(session=session, owner_id=owner.id, fields=fields)
 
-    updated = await update_server(
-        session=session, server_id=server.id, name="New", thumbnail=None, banner=UNSET
-    )
+    changes = ServerChanges(name="New", thumbnail=None, banner=UNSET)
+    updated = await update_server(session=session, server_id=server.id, changes=changes)
 
     assert (updated.name, updated.thumbnail, updated.banner, updated.is_public) == (
         "New",
@@ -100,7 +101,7 @@ async def test_update_changes_only_the_given_fields_and_accepts_explicit_nulls(
     )
     assert updated.updated_at >= updated.created_at
     with pytest.raises(ServerNotFound):
-        await update_server(session=session, server_id=999, name="x")
+        await update_server(session=session, server_id=999, changes=ServerChanges(name="x"))
 
 
 async def test_joining_a_public_server_needs_no_code(session: AsyncSession) -> None:

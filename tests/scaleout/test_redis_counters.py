@@ -9,7 +9,11 @@ from redis.asyncio import Redis
 
 from service.errors import RateLimited
 from service.realtime.redis_common import connect_redis
-from service.realtime.redis_counters import RedisSlidingWindow, redis_login_throttle
+from service.realtime.redis_counters import (
+    RedisSlidingWindow,
+    SharedCounters,
+    redis_login_throttle,
+)
 from service.settings import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -48,7 +52,7 @@ async def test_login_failures_on_two_processes_add_up(
     redis: Redis, prefix: str, tmp_path: object
 ) -> None:
     settings = Settings(login_max_failures=3, login_window_seconds=60)
-    throttles = [redis_login_throttle(redis, prefix=prefix, settings=settings)[0] for _ in "ab"]
+    throttles = [redis_login_throttle(SharedCounters(redis, prefix=prefix), settings) for _ in "ab"]
     for throttle in (throttles[0], throttles[1], throttles[0]):
         await throttle.record_failure(email="ann@example.test", address="10.0.0.1")
     with pytest.raises(RateLimited):

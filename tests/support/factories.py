@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.channels import list_channels
 from service.db.messages import list_messages_after
-from service.db.servers import create_server
+from service.db.servers import ServerFields, create_server
 from service.db.tables import ServerRow, UserRow
 from service.db.users import create_user
 
@@ -31,7 +31,8 @@ async def make_server(
     session: AsyncSession, owner: UserRow, *, name: str = "Guild", is_public: bool = False
 ) -> ServerRow:
     """A server owned by `owner` (with its `general` channel)."""
-    return await create_server(session=session, owner_id=owner.id, name=name, is_public=is_public)
+    fields = ServerFields(name=name, is_public=is_public)
+    return await create_server(session=session, owner_id=owner.id, fields=fields)
 
 
 async def stored_contents(session: AsyncSession, channel_id: int) -> list[str]:
