@@ -167,6 +167,17 @@ class DirectWritesProtocol(WebSocketsSansIOProtocol):
             self.scope["headers"] = []
 
 
+def _enlisted(
+    waiters: list[asyncio.Future[None]] | None,
+) -> tuple[list[asyncio.Future[None]], asyncio.Future[None]]:
+    """A new waiter appended to the list (made on first use): the list and the waiter."""
+    waiter = asyncio.get_running_loop().create_future()
+    if waiters is None:
+        waiters = []
+    waiters.append(waiter)
+    return waiters, waiter
+
+
 class LeanQueue:
     """The part of `asyncio.Queue` python-engineio uses, in a fraction of its memory.
 
@@ -215,10 +226,7 @@ class LeanQueue:
     async def get(self) -> Any:
         """The oldest item, waiting for one."""
         while not self._queue:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._getters is None:
-                self._getters = []
-            self._getters.append(waiter)
+            self._getters, waiter = _enlisted(self._getters)
             try:
                 await waiter
             except BaseException:
@@ -249,10 +257,7 @@ class LeanQueue:
     async def join(self) -> None:
         """Wait until every item put has been processed."""
         if self._unfinished > 0:
-            joiner = asyncio.get_running_loop().create_future()
-            if self._joiners is None:
-                self._joiners = []
-            self._joiners.append(joiner)
+            self._joiners, joiner = _enlisted(self._joiners)
             await joiner
 
     def _wake_getter(self) -> None:
@@ -298,10 +303,7 @@ class LeanEvent:
         """Return at once when the flag is set, else when it is set next."""
         if self._value:
             return True
-        waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(waiter)
+        self._waiters, waiter = _enlisted(self._waiters)
         try:
             await waiter
             return True
