@@ -10,6 +10,7 @@ dispatcher's observer and a public catch-all handler, service.realtime.assembly)
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import re
 from importlib.metadata import version
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import socketio
 from socketio.async_pubsub_manager import AsyncPubSubManager
+from socketio.base_manager import BaseManager
 
 from service.realtime.assembly import Realtime
 from service.realtime.drain import _EVENT_TASK
@@ -110,3 +112,27 @@ def test_the_catch_all_that_counts_unhandled_events_keeps_them_unacked() -> None
     handler, args = sio._get_event_handler("no:such", "/", ("sid", 1))
     assert handler is sio.handlers["/"]["*"] and args == ("no:such", "sid", 1)
     assert sio._get_event_handler("disconnect", "/", ("sid",))[0] is None
+
+
+# sha256 of python-socketio 5.18's BaseManager.basic_disconnect, which DirectFanoutManager
+# mirrors with its room index: a release that changes what a disconnect clears must be
+# looked at (and the mirror updated) before the cap moves.
+MIRRORED_DISCONNECT = "2933b50bc4b2ea7b"
+
+
+def test_the_room_index_sees_every_change_of_the_rooms() -> None:
+    source = inspect.getsource(BaseManager.basic_disconnect)
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == MIRRORED_DISCONNECT
+    # Rooms change only through basic_enter_room and basic_leave_room (the index's hooks):
+    # connects enter, closing a room leaves, and nothing else of the library writes them.
+    assert "self.basic_enter_room(" in inspect.getsource(BaseManager.pre_connect)
+    assert "self.basic_leave_room(" in inspect.getsource(BaseManager.basic_close_room)
+    writes = re.compile(r"self\.rooms\[[^\]]*\](\[[^\]]*\])* = |del self\.rooms|self\.rooms = ")
+    writers = [
+        name
+        for name, member in vars(BaseManager).items()
+        if inspect.isfunction(member) and writes.search(inspect.getsource(member))
+    ]
+    assert sorted(writers) == ["__init__", "basic_enter_room", "basic_leave_room"], writers
+    for name in ("basic_enter_room", "basic_leave_room", "get_rooms", "basic_disconnect"):
+        assert name in vars(DirectFanoutManager) and hasattr(BaseManager, name), name
