@@ -14,6 +14,7 @@ from service.db.memberships import (
     list_member_user_ids,
     list_members,
     list_server_ids_of_user,
+    member_user_ids_of_servers_of,
     remove_member,
     set_role,
     transfer_ownership,
@@ -243,3 +244,25 @@ async def test_channel_access_loads_channel_server_and_role_together(
     assert (mine.channel.id, mine.server.id, mine.role) == (channel_id, server.id, "owner")
     assert (theirs.server.is_public, theirs.role) == (False, None)
     assert await get_channel_access(session=session, channel_id=999, user_id=owner.id) is None
+
+
+async def test_the_members_of_the_servers_of_one_user_or_several_come_in_one_answer(
+    session: AsyncSession,
+) -> None:
+    ann, bob, cid, dan = [await make_user(session, n) for n in ("ann", "bob", "cid", "dan")]
+    first = await make_server(session, ann, name="First")
+    second = await make_server(session, bob, name="Second")
+    await make_server(session, dan, name="Dan's")
+    for server, user in ((first, cid), (second, cid), (second, ann)):
+        await add_member(session=session, server_id=server.id, user_id=user.id)
+    await session.commit()
+
+    # One user (the connect and disconnect path) and several: the same shape of answer.
+    of_cid = await member_user_ids_of_servers_of(session=session, user_ids=[cid.id])
+    assert of_cid == {
+        first.id: sorted([ann.id, cid.id]),
+        second.id: sorted([ann.id, bob.id, cid.id]),
+    }
+    of_two = await member_user_ids_of_servers_of(session=session, user_ids={bob.id, cid.id})
+    assert of_two == of_cid
+    assert await member_user_ids_of_servers_of(session=session, user_ids=[]) == {}
