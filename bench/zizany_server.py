@@ -25,6 +25,7 @@ import uvicorn
 
 from service import workers
 from service.app import create_app
+from service.collector import tune_collector
 from service.realtime.direct import DirectWritesProtocol
 from service.settings import Settings
 
@@ -82,8 +83,10 @@ def main() -> None:
         raise SystemExit(
             workers.serve(Settings(), host="127.0.0.1", port=args.port, workers=args.workers)
         )
+    app = build_app(Settings())
+    tune_collector()  # as `zizany serve` does (service.workers)
     uvicorn.run(
-        build_app(Settings()),
+        app,
         host="127.0.0.1",
         port=args.port,
         loop="uvloop",

@@ -34,6 +34,7 @@ from typing import Any
 import uvicorn
 
 from service.app import create_app
+from service.collector import tune_collector
 from service.logs import configure_logging
 from service.metrics import MULTIPROC_ENV
 from service.realtime.direct import DirectWritesProtocol
@@ -128,6 +129,7 @@ def _run_worker(
     if sock is not None:  # a spawned worker: configure logging like the CLI does
         configure_logging(settings.log_level, settings.log_format, instance=instance_id)
     app = app_factory(settings)
+    tune_collector()
     drainable: Drainable | None = app if hasattr(app, "begin_draining") else None
     server = GracefulServer(
         _config(app, settings, host, port), drainable, timeout=settings.shutdown_timeout_seconds
