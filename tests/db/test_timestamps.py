@@ -25,6 +25,11 @@ def test_to_wire_timestamp_converts_other_zones_to_utc() -> None:
     assert to_wire_timestamp(value) == "2026-02-02T12:00:00.000Z"
 
 
+def test_to_wire_timestamp_always_has_a_four_digit_year() -> None:
+    # RFC 3339's date-fullyear is 4DIGIT; glibc's strftime %Y writes year 5 as "5".
+    assert to_wire_timestamp(datetime(5, 1, 1, tzinfo=UTC)) == "0005-01-01T00:00:00.000Z"
+
+
 def test_to_wire_timestamp_rejects_naive_datetimes() -> None:
     with pytest.raises(ValueError, match="naive"):
         to_wire_timestamp(datetime(2026, 2, 2, 12, 0))
