@@ -23,6 +23,7 @@ import uvicorn.protocols.websockets.websockets_sansio_impl as sansio
 
 from service.app import create_app
 from service.realtime import direct
+from service.realtime.lean import LeanEvent, LeanQueue
 from tests.support.clients import RecordingClient
 from tests.support.deployment import make_settings
 from tests.support.live import LiveServer, serve
@@ -166,8 +167,8 @@ async def test_an_open_websocket_keeps_no_handshake_objects_and_lean_containers(
         assert protocol.scope["headers"] == []
         queue: object = protocol.queue  # declared asyncio.Queue by uvicorn
         writable: object = protocol.writable  # declared asyncio.Event
-        assert type(queue) is direct.LeanQueue
-        assert isinstance(writable, direct.LeanEvent) and writable.is_set()
+        assert type(queue) is LeanQueue
+        assert isinstance(writable, LeanEvent) and writable.is_set()
     await sara.http.aclose()
 
 

@@ -1,4 +1,4 @@
-"""LeanQueue: the subset of asyncio.Queue python-engineio uses, with its semantics."""
+"""LeanQueue and LeanEvent: what python-engineio and uvicorn use of asyncio.Queue and Event."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from service.realtime.direct import DirectQueue, LeanEvent, LeanQueue
+from service.realtime.direct import DirectQueue
+from service.realtime.lean import LeanEvent, LeanQueue
 
 pytestmark = pytest.mark.anyio
 
