@@ -17,12 +17,7 @@ from tests.support.clients import Api
 from tests.support.deployment import Deployment, make_settings
 from tests.support.live import LiveServer
 from tests.support.notifier import RecordingNotifier
-from tests.support.services import (
-    BACKENDS,
-    drop_postgres_database,
-    new_postgres_database,
-    postgres_url,
-)
+from tests.support.services import BACKENDS, database_overrides
 from tests.support.world import World, build_world
 
 
@@ -33,20 +28,14 @@ def deployment(
     """One live app per backend for the session."""
     backend = str(request.param)
     data_dir = tmp_path_factory.mktemp(f"api-{backend}")
-    database: str | None = None
-    if backend == "postgres":
-        database = new_postgres_database()
-        settings = make_settings(data_dir, database_url=postgres_url(database))
-    else:
-        settings = make_settings(data_dir)
-    notifier = RecordingNotifier()
-    live = LiveServer(create_app(settings, notifier=notifier)).start()
-    try:
-        yield Deployment(live=live, settings=settings, notifier=notifier, backend=backend)
-    finally:
-        live.stop()
-        if database is not None:
-            drop_postgres_database(database)
+    with database_overrides(backend) as overrides:
+        settings = make_settings(data_dir, **overrides)
+        notifier = RecordingNotifier()
+        live = LiveServer(create_app(settings, notifier=notifier)).start()
+        try:
+            yield Deployment(live=live, settings=settings, notifier=notifier, backend=backend)
+        finally:
+            live.stop()
 
 
 @pytest.fixture

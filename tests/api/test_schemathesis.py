@@ -26,12 +26,7 @@ from service.app import create_app
 from tests.support.clients import PASSWORD, expect
 from tests.support.deployment import make_settings
 from tests.support.live import LiveServer
-from tests.support.services import (
-    BACKENDS,
-    drop_postgres_database,
-    new_postgres_database,
-    postgres_url,
-)
+from tests.support.services import BACKENDS, database_overrides
 
 schema = schemathesis.openapi.from_path(SPEC_DIR / "openapi.yaml")
 
@@ -111,15 +106,12 @@ def target(
 ) -> Iterator[Target]:
     """A fresh app whose first objects carry the spec's example ids, on each backend."""
     data_dir: Path = tmp_path_factory.mktemp("fuzz")
-    database = new_postgres_database() if request.param == "postgres" else None
-    overrides = {"database_url": postgres_url(database)} if database else {}
-    live = LiveServer(create_app(make_settings(data_dir, **overrides))).start()
-    try:
-        yield _seed(live.url)
-    finally:
-        live.stop()
-        if database is not None:
-            drop_postgres_database(database)
+    with database_overrides(str(request.param)) as overrides:
+        live = LiveServer(create_app(make_settings(data_dir, **overrides))).start()
+        try:
+            yield _seed(live.url)
+        finally:
+            live.stop()
 
 
 def _seed(url: str) -> Target:

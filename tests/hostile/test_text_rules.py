@@ -10,7 +10,6 @@ trailing newline": `name\\n` is refused everywhere.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 
@@ -18,17 +17,10 @@ from conformance import ASYNCAPI_PATH
 from conformance.spec import load_contract
 from conformance.target import LocalTarget
 from generated.realtime.schemas import REGISTRY
-from service.db.migrate import upgrade_url
 from service.text import acceptable
-from tests.db.conftest import postgres_available  # noqa: F401 (a fixture the target uses)
 from tests.rules.observe import Map, Watched
 from tests.support.clients import PASSWORD, Api, expect
-from tests.support.services import (
-    create_postgres_database,
-    drop_postgres_database,
-    postgres_url,
-    run_in_fresh_loop,
-)
+from tests.support.services import database_overrides
 
 pytestmark = pytest.mark.anyio
 
@@ -39,29 +31,18 @@ NUL_TEXTS = ["a\x00b", "\x00", " \x00 ", "ok\x00"]
 def target(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalTarget]:
-    overrides: dict[str, Any] = {}
-    name = None
-    if request.param == "postgres":
-        request.getfixturevalue("postgres_available")
-        name = create_postgres_database()
-        run_in_fresh_loop(upgrade_url(postgres_url(name)))
-        overrides["database_url"] = postgres_url(name)
-    server = LocalTarget(tmp_path_factory.mktemp("text"), **overrides).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        if name is not None:
-            drop_postgres_database(name)
+    with database_overrides(str(request.param)) as overrides:
+        server = LocalTarget(tmp_path_factory.mktemp("text"), **overrides).start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture
 async def api(target: LocalTarget) -> AsyncIterator[Api]:
-    made = Api(target.url)
-    try:
+    async with Api(target.url) as made:
         yield made
-    finally:
-        await made.aclose()
 
 
 async def test_nul_in_content_or_names_is_refused_as_invalid_and_nothing_is_stored(

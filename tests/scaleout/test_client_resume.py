@@ -23,7 +23,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import redis as sync_redis
 import socketio
 
 from generated.realtime.client import ZizanyClient
@@ -32,7 +31,7 @@ from tests.support.cluster import FAST_PRESENCE, Cluster, People, cluster, cooki
 from tests.support.live import free_port
 from tests.support.node import need_node
 from tests.support.paths import ROOT
-from tests.support.services import need
+from tests.support.services import need, redis_answers
 from tests.support.world import Poster, server_with, stored_ids
 
 # The connections that may have missed broadcasts are dropped within this, not 5 s.
@@ -99,13 +98,7 @@ class PrivateRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def up(self) -> bool:
-        client = sync_redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        except sync_redis.RedisError:
-            return False
-        finally:
-            client.close()
+        return redis_answers(self.url)
 
     def start(self) -> None:
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]

@@ -9,9 +9,10 @@ other test uses and delete them after.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -91,6 +92,20 @@ def new_postgres_database() -> str:
         raise
     run_in_fresh_loop(upgrade_url(postgres_url(name)))
     return name
+
+
+@contextlib.contextmanager
+def database_overrides(backend: str) -> Iterator[dict[str, Any]]:
+    """Settings overrides for the backend: a fresh migrated PostgreSQL database for
+    "postgres" (dropped afterwards), none for the default SQLite file."""
+    if backend != "postgres":
+        yield {}
+        return
+    name = new_postgres_database()
+    try:
+        yield {"database_url": postgres_url(name)}
+    finally:
+        drop_postgres_database(name)
 
 
 def new_prefix() -> str:
