@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from service import metrics
-from service.db import sqlite_inline
+from service.db import sqlite_inline, sqlite_reads
+from service.db.sqlite_reads import SqliteReads
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_engine_for_url(settings.effective_database_url)
     if settings.metrics:
         _install_query_timing(engine)
+        sqlite_reads.time_queries(engine)
     return engine
 
 
@@ -48,6 +50,8 @@ def create_engine_for_url(
             sqlite_inline.connect, sa_url.database, busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
         )
         engine = _create_async_engine(sa_url, async_creator=creator)
+        # Hot reads run on the loop's own connection to the file (service.db.sqlite_reads).
+        sqlite_reads.enable(engine, sa_url.database)
     else:
         engine = _create_async_engine(
             sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
@@ -63,19 +67,33 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-# What a prebuilt Core read runs on: a session, or a bare connection where no ORM is needed.
-Reader = AsyncSession | AsyncConnection
+# What a prebuilt Core read runs on: a session, a bare connection where no ORM is needed,
+# or the direct reads of a SQLite file.
+Reader = AsyncSession | AsyncConnection | SqliteReads
 
 
 @asynccontextmanager
-async def reading(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection for Core statements, without an ORM session's bookkeeping.
+async def reading(
+    factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncConnection | SqliteReads]:
+    """A connection for prebuilt Core statements, without an ORM session's bookkeeping.
 
     A session's transaction takes an identity-map snapshot (four weak dictionaries) and
     tears it down again: about a tenth of a connect's CPU in py-spy, for reads that load
-    no ORM object. Uncommitted work is rolled back when the block ends.
+    no ORM object. On a SQLite file the SELECTs skip SQLAlchemy's execution altogether
+    (service.db.sqlite_reads). Uncommitted work is rolled back when the block ends.
     """
-    connection = await factory.kw["bind"].connect()
+    engine = factory.kw["bind"]
+    reads = sqlite_reads.reads_for(engine)
+    if reads is not None:
+        try:
+            yield reads
+        finally:
+            taken = reads.release()
+            if taken is not None:
+                await _close(taken)
+        return
+    connection = await engine.connect()
     try:
         yield connection
     finally:

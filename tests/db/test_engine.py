@@ -98,15 +98,15 @@ async def test_a_burst_of_reads_and_writes_reuses_the_pooled_sqlite_connections(
             await connection.execute(text("CREATE TABLE hits (n INTEGER)"))
 
         async def one(n: int) -> int:
-            async with reading(factory) as connection:
-                seen = (await connection.execute(text("SELECT count(*) FROM hits"))).scalar_one()
+            async with reading(factory) as reader:
+                seen = (await reader.execute(text("SELECT count(*) FROM hits"))).scalar_one()
             async with writing(engine) as connection:
                 await connection.execute(text("INSERT INTO hits VALUES (:n)"), {"n": n})
             return int(seen)
 
         await asyncio.gather(*(one(n) for n in range(200)))
-        async with reading(factory) as connection:
-            total = (await connection.execute(text("SELECT count(*) FROM hits"))).scalar_one()
+        async with reading(factory) as reader:
+            total = (await reader.execute(text("SELECT count(*) FROM hits"))).scalar_one()
     finally:
         await engine.dispose()
     assert total == 200
