@@ -36,6 +36,8 @@ from engineio.async_drivers import asgi as eio_asgi
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from service.realtime.lean import LeanEvent, LeanQueue
+from service.realtime.pings import Pings, schedule_pings
+from service.realtime.receiving import receive_packets
 
 log = logging.getLogger("zizany.realtime")
 
@@ -85,6 +87,11 @@ def packet_frame(pkt: eio_packet.Packet) -> bytes | None:
     return text_frame(encoded.encode())
 
 
+def binary_frame(payload: bytes) -> bytes:
+    """A final, unmasked WebSocket binary frame carrying `payload`."""
+    return bytes((0x82,)) + text_frame(payload)[1:]
+
+
 class RawWriter:
     """Writes whole pre-built frames straight to one connection's transport."""
 
@@ -110,6 +117,25 @@ class RawWriter:
         if transport.get_write_buffer_size() > self.max_buffered_bytes:
             drop_slow_consumer(transport, "write buffer")
         return True
+
+    def write_always(self, frame: bytes) -> bool:
+        """Write `frame` now even while the transport is paused; False once it is closing.
+
+        For a socket without a writer task (service.realtime.receiving): the transport
+        buffers what the client has not read yet, up to `max_buffered_bytes`.
+        """
+        protocol = self._protocol
+        transport = protocol.transport
+        if protocol.close_sent or protocol.disconnected or transport.is_closing():
+            return False
+        transport.write(frame)
+        if transport.get_write_buffer_size() > self.max_buffered_bytes:
+            drop_slow_consumer(transport, "write buffer")
+        return True
+
+    def end_reading(self) -> None:
+        """Make the connection's next (or pending) receive say the client disconnected."""
+        self._protocol.queue.put_nowait({"type": "websocket.disconnect", "code": 1000})
 
     def abort(self, why: str) -> None:
         """Drop the connection (a recipient that cannot keep up)."""
@@ -171,7 +197,14 @@ class DirectWritesProtocol(WebSocketsSansIOProtocol):
 class DirectQueue(LeanQueue):
     """An Engine.IO socket's packet queue that writes through when nothing is pending."""
 
-    __slots__ = ("_idle_getters", "_socket", "_writer", "max_queued_packets")
+    __slots__ = (
+        "_idle_getters",
+        "_socket",
+        "_websocket",
+        "_writer",
+        "max_queued_packets",
+        "writes_all",
+    )
 
     def __init__(self, max_queued_packets: int = DEFAULT_BOUNDS.max_queued_packets) -> None:
         super().__init__()
@@ -179,16 +212,37 @@ class DirectQueue(LeanQueue):
         self._writer: RawWriter | None = None
         self._socket: Any = None
         self._idle_getters = 0
+        # No writer task (service.realtime.receiving): every packet is written at once.
+        self.writes_all = False
+        self._websocket: Any = None
 
     def attach(self, socket: Any, writer: RawWriter) -> None:
         """The socket's WebSocket connection is up: allow direct writes to it."""
         self._socket = socket
         self._writer = writer
 
+    def write_all(self, socket: Any, writer: RawWriter, websocket: Any) -> None:
+        """From now on write every packet at once, starting with those already queued.
+
+        For a socket served without a writer task: nothing else would take them.
+        `websocket` (python-engineio's ASGI wrapper) sends what the transport guards must
+        see: a refused handshake.
+        """
+        self.attach(socket, writer)
+        self._websocket = websocket
+        self.writes_all = True
+        while self._queue:
+            item = self._pop(self._queue)
+            self._unfinished -= 1
+            self.put_nowait(item)
+        self._unfinished = 0
+
     def detach(self) -> None:
         """The WebSocket connection is gone: everything takes the queue again."""
         self._socket = None
         self._writer = None
+        self._websocket = None
+        self.writes_all = False
 
     def _can_write_through(self) -> bool:
         # The socket's writer task waits on an empty queue: nothing sent earlier is still
@@ -206,13 +260,31 @@ class DirectQueue(LeanQueue):
     def try_write(self, frame: bytes) -> bool:
         """Write a pre-built frame through when nothing is pending; else False."""
         writer = self._writer
-        if writer is None or not self._can_write_through() or not writer.write(frame):
+        if writer is None:
+            return False
+        if self.writes_all:
+            if writer.write_always(frame):
+                COUNTERS.direct_writes += 1
+            return True  # a connection that is closing drops it, as its queue would
+        if not self._can_write_through() or not writer.write(frame):
             return False
         COUNTERS.direct_writes += 1
         return True
 
+    async def put(self, item: Any) -> None:
+        """As `put_nowait`; a refused handshake still takes the ASGI send when all is written
+        at once, so the transport guards see it and close the connection."""
+        websocket = self._websocket
+        if self.writes_all and websocket is not None and _is_connect_error(item):
+            await websocket.send(item.encode())
+            return
+        self.put_nowait(item)
+
     def put_nowait(self, item: Any) -> None:
         """Write a text packet through when possible, else queue it (bounded)."""
+        if self.writes_all:
+            self._write_now(item)
+            return
         # Only Socket.IO events and acks. Pings (every ping_interval) keep taking the queue,
         # because the writer task gives up when its queue stays silent for ping_interval +
         # timeout; connects, refusals and disconnects too, so the transport guards
@@ -233,6 +305,21 @@ class DirectQueue(LeanQueue):
                 return
             COUNTERS.queued_writes += 1
         super().put_nowait(item)
+
+    def _write_now(self, item: Any) -> None:
+        """Write a packet at once (no writer task); a CLOSE packet also ends the reading."""
+        writer = self._writer
+        if item is None or writer is None:
+            return  # None stops a writer task, and there is none
+        encoded = item.encode()
+        if isinstance(encoded, bytes):
+            frame = binary_frame(encoded)
+        else:
+            frame = text_frame(encoded.encode())
+        if writer.write_always(frame):
+            COUNTERS.direct_writes += 1
+        if item.packet_type == eio_packet.CLOSE:
+            writer.end_reading()
 
     async def get(self) -> Any:
         """The next packet; while waiting on an empty queue the socket is idle."""
@@ -257,9 +344,18 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]
         socket = getattr(self.handler, "__self__", None)
         queue = getattr(socket, "queue", None)
         writer = environ.get("asgi.scope", {}).get("extensions", {}).get(EXTENSION)
-        if not isinstance(queue, DirectQueue) or not isinstance(writer, RawWriter):
+        if socket is None or not isinstance(queue, DirectQueue):
+            return await super().__call__(environ)
+        if not isinstance(writer, RawWriter):
             return await super().__call__(environ)
         writer.max_buffered_bytes = self.bounds.max_buffered_bytes
+        if not socket.connected:
+            # A WebSocket from the start (not an upgrade from polling): one task serves it.
+            self.asgi_receive = environ["asgi.receive"]
+            self.asgi_send = environ["asgi.send"]
+            await self.asgi_send({"type": "websocket.accept"})
+            await receive_packets(socket, self, queue, writer)
+            return ""
         queue.attach(socket, writer)
         try:
             return await super().__call__(environ)
@@ -296,3 +392,14 @@ def enable_direct_writes(sio: Any, bounds: SendBounds) -> None:
         "translate_request": partial(_lean_environ, eio._async["translate_request"]),
     }
     eio.create_queue = lambda *args, **kwargs: DirectQueue(bounds.max_queued_packets)
+    schedule_pings(eio, Pings(eio.ping_interval))
+
+
+def _is_connect_error(item: Any) -> bool:
+    """Whether an Engine.IO packet carries a Socket.IO CONNECT_ERROR (a refused handshake)."""
+    return (
+        isinstance(item, eio_packet.Packet)
+        and item.packet_type == eio_packet.MESSAGE
+        and isinstance(item.data, str)
+        and item.data[:1] == "4"
+    )

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from service.db import sqlite_reads
 from service.settings import Settings
 from tests.support.seeded import World, seeded_settings
 
@@ -37,7 +38,8 @@ async def test_a_connect_reads_the_login_and_all_its_servers_members_in_two_quer
         await watcher.wait_for("presence:update")
         watchers.append(watcher)
 
-    engine = world.rt.announcer.sessionmaker.kw["bind"].sync_engine
+    async_engine = world.rt.announcer.sessionmaker.kw["bind"]
+    engine = async_engine.sync_engine
     selects: list[str] = []
     commits: list[object] = []
 
@@ -50,6 +52,10 @@ async def test_a_connect_reads_the_login_and_all_its_servers_members_in_two_quer
 
     event.listen(engine, "before_cursor_execute", executed)
     event.listen(engine, "commit", committed)
+    # SELECTs on a SQLite file skip SQLAlchemy (service.db.sqlite_reads): traced there.
+    direct = sqlite_reads._SOURCES.get(async_engine)
+    if direct is not None:
+        direct.connection().set_trace_callback(lambda sql: executed(None, None, sql))
     try:
         await world.connect(omar)
         for watcher, server_id, owner in zip(watchers, servers, owners, strict=True):
@@ -61,6 +67,8 @@ async def test_a_connect_reads_the_login_and_all_its_servers_members_in_two_quer
     finally:
         event.remove(engine, "before_cursor_execute", executed)
         event.remove(engine, "commit", committed)
+        if direct is not None:
+            direct.connection().set_trace_callback(None)
     assert len(selects) == 2, selects
     assert commits == []
     for watcher in watchers:
