@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from service import metrics
-from service.db import sqlite_inline, sqlite_reads
+from service.db import sqlite_inline, sqlite_reads, sqlite_writes
 from service.db.sqlite_reads import SqliteReads
 from service.settings import Settings
 
@@ -32,6 +32,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.metrics:
         _install_query_timing(engine)
         sqlite_reads.time_queries(engine)
+        sqlite_writes.time_queries(engine)
     return engine
 
 
@@ -52,6 +53,7 @@ def create_engine_for_url(
         engine = _create_async_engine(sa_url, async_creator=creator)
         # Hot reads run on the loop's own connection to the file (service.db.sqlite_reads).
         sqlite_reads.enable(engine, sa_url.database)
+        sqlite_writes.enable(engine, sa_url.database)
     else:
         engine = _create_async_engine(
             sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}

@@ -29,6 +29,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.db import sqlite_writes
 from service.db.engine import writing
 from service.db.tables import MessageRow, core_table
 from service.db.timestamps import utcnow
@@ -43,6 +44,7 @@ _messages = core_table(MessageRow)
 # Built once (a Core insert: no ORM statement and cache key to build per batch); the ids
 # come back in the order of the rows, as the batch's futures expect.
 _INSERT = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
+_COLUMNS = ("channel_id", "user_id", "content", "created_at", "updated_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,9 @@ class MessageWriter:
         admit: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
+        # On a SQLite file, batches are inserted on the loop's own connection when they can
+        # be (service.db.sqlite_writes); otherwise, and on PostgreSQL, through the pool.
+        self._direct = sqlite_writes.inserts_for(engine, _messages, _COLUMNS)
         self.max_batch = max_batch
         # Raises to refuse a new message (before it is queued); None admits everything.
         self.admit = admit
@@ -153,9 +158,11 @@ class MessageWriter:
             }
             for m in messages
         ]
-        async with writing(self.engine) as connection:
-            result = await connection.execute(_INSERT, rows)
-            ids = [row[0] for row in result.all()]
+        ids = self._direct.insert(rows) if self._direct is not None else None
+        if ids is None:
+            async with writing(self.engine) as connection:
+                result = await connection.execute(_INSERT, rows)
+                ids = [row[0] for row in result.all()]
         return [
             StoredMessage(
                 id=message_id,

@@ -82,6 +82,12 @@ class _Writers:
 _WRITERS: dict[str, _Writers] = {}
 
 
+def writing_elsewhere(database: str) -> bool:
+    """Whether a connection of this process holds, or may be taking, the file's write lock."""
+    writers = _WRITERS.get(database)
+    return writers is not None and bool(writers.connections)
+
+
 class InlineCalls(aiosqlite.Connection):
     """An aiosqlite connection that runs the calls that cannot wait inline (module doc)."""
 
