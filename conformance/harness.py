@@ -27,8 +27,14 @@ class Harness:
         *,
         ack_timeout: float = 10.0,
         coverage: Coverage | None = None,
+        presence_interval: float = 0.0,
     ) -> None:
         self.url = url
+        # The target's presence coalescing interval: a connect or disconnect may announce
+        # presence once more, up to this long after it. A step waits that out (and a
+        # barrier), so such a late announcement never lands in the middle of the step.
+        self.presence_interval = presence_interval
+        self._presence_changed_at: float | None = None
         self.contract = contract
         self.rest_spec = rest_spec
         self.ack_timeout = ack_timeout
@@ -69,11 +75,28 @@ class Harness:
         self.observer.add_probe(probe)
         await probe.connect(self.url)
         self.probes.append(probe)
+        self._presence_changed()
         return probe
 
     async def close(self, probe: Probe) -> None:
         """Close one connection on purpose."""
         await probe.close()
+        self._presence_changed()
+
+    def _presence_changed(self) -> None:
+        if self.presence_interval > 0:
+            self._presence_changed_at = asyncio.get_running_loop().time()
+
+    async def _settle_presence(self) -> None:
+        """Before a step: the coalesced presence of earlier connects has been sent and has
+        arrived (the quiet world a step assumes)."""
+        changed, self._presence_changed_at = self._presence_changed_at, None
+        if changed is None:
+            return
+        left = changed + self.presence_interval * 1.5 - asyncio.get_running_loop().time()
+        if left > 0:
+            await asyncio.sleep(left)
+        await self.barrier()
 
     async def wait(self, request: Request, within: float | None = None) -> Request:
         """Wait for a request's ack (`within` seconds); a missing ack is a violation."""
@@ -112,6 +135,7 @@ class Harness:
         valid: bool | None = None,
     ) -> tuple[Request, list[Arrival]]:
         """Send one request in a quiet world, then a barrier; check what it caused."""
+        await self._settle_presence()
         step = self.observer.begin_step(label or f"{probe.name} {event}", probe)
         request = await probe.send(event, args, ack=ack)
         step.requests.append(request)
@@ -159,6 +183,7 @@ class Harness:
         **path: Any,
     ) -> RestResult:
         """A REST call in a quiet world, then a barrier; check its `x-emits` on the sockets."""
+        await self._settle_presence()
         step = self.observer.begin_step(label, None)
         if before is not None:
             before()

@@ -33,7 +33,13 @@ def known(key: str) -> str:
 async def harness(
     target: LocalTarget, contract: Contract, rest_spec: RestSpec
 ) -> AsyncIterator[Harness]:
-    h = Harness(target.url, contract, rest_spec, ack_timeout=3)
+    h = Harness(
+        target.url,
+        contract,
+        rest_spec,
+        ack_timeout=3,
+        presence_interval=target.settings.presence_interval_seconds,
+    )
     try:
         yield h
     finally:
