@@ -34,6 +34,8 @@ from typing import Any
 from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as eio_asgi
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import Protocol, State
+from websockets.server import ServerProtocol
 
 from service.realtime.lean import LeanEvent, LeanQueue
 from service.realtime.pings import Pings, schedule_pings
@@ -169,6 +171,10 @@ class DirectWritesProtocol(WebSocketsSansIOProtocol):
         self.queue = LeanQueue()  # type: ignore[assignment]
         self.writable = LeanEvent()  # type: ignore[assignment]
         self.writable.set()
+        # No WebSocket-level keepalive: Engine.IO pings every socket already, and closes
+        # one that stops answering (ping_timeout). uvicorn's own ping kept a timer handle
+        # per socket (0.6 KiB) and sent a second ping frame every 20 s.
+        self.ping_interval = None
 
     def handle_connect(self, event: Any) -> None:
         """As uvicorn does, plus the `zizany.websocket` writer in the ASGI scope."""
@@ -192,6 +198,21 @@ class DirectWritesProtocol(WebSocketsSansIOProtocol):
             self.request = None  # type: ignore[assignment]
             self.response = None  # type: ignore[assignment]
             self.scope["headers"] = []
+            _restart_frame_parser(self.conn)
+
+
+def _restart_frame_parser(conn: ServerProtocol) -> None:
+    """A fresh frame parser for an open connection, without the handshake's request.
+
+    websockets' server parser is one generator: it parses the request, then frames for the
+    connection's life, its frame still holding the request (19 header objects, 1.1 KiB).
+    Once the 101 is sent only the frame parser is left in it, and nothing of a frame can
+    have been parsed (a client sends none before the 101; if bytes are waiting, the
+    parser is left alone): start that one afresh.
+    """
+    if conn.state is State.OPEN and not conn.reader.buffer and conn.parser_exc is None:
+        conn.parser = Protocol.parse(conn)
+        next(conn.parser)
 
 
 class DirectQueue(LeanQueue):
@@ -354,6 +375,7 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]
             self.asgi_receive = environ["asgi.receive"]
             self.asgi_send = environ["asgi.send"]
             await self.asgi_send({"type": "websocket.accept"})
+            _keep_only_what_connects_read(environ)
             await receive_packets(socket, self, queue, writer)
             return ""
         queue.attach(socket, writer)
@@ -361,6 +383,24 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]
             return await super().__call__(environ)
         finally:
             queue.detach()
+
+
+# What a Socket.IO CONNECT on this connection reads (service.realtime.handlers: the login
+# cookie), and the request's own coordinates.
+_KEPT_ENVIRON = ("HTTP_COOKIE", "REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR")
+
+
+def _keep_only_what_connects_read(environ: dict[str, Any]) -> None:
+    """Trim the environ a WebSocket socket keeps for its life (python-socketio holds it).
+
+    Once the connection is accepted python-engineio reads it no more (the upgrade check
+    is done); a Socket.IO CONNECT, also a second one on the same connection, reads the
+    cookie. The rest — every header, the ASGI callables — was 1.2 KiB per idle socket.
+    The same dict object is kept (python-socketio and the handler's frames share it).
+    """
+    kept = {key: environ[key] for key in _KEPT_ENVIRON if key in environ}
+    environ.clear()  # a cleared dict gives its table back; deleting keys would not
+    environ.update(kept)
 
 
 async def _lean_environ(translate: Any, scope: Any, receive: Any, send: Any) -> Any:

@@ -20,6 +20,7 @@ import engineio
 import httpx
 import pytest
 import uvicorn.protocols.websockets.websockets_sansio_impl as sansio
+from websockets.protocol import Protocol
 
 from service.app import create_app
 from service.realtime import direct
@@ -169,6 +170,27 @@ async def test_an_open_websocket_keeps_no_handshake_objects_and_lean_containers(
         writable: object = protocol.writable  # declared asyncio.Event
         assert type(queue) is LeanQueue
         assert isinstance(writable, LeanEvent) and writable.is_set()
+        # No WebSocket keepalive timer (Engine.IO pings), and a frame parser that no
+        # longer holds the handshake's request in its generator frame.
+        assert protocol.ping_timer is None
+        parser: Any = protocol.conn.parser
+        assert parser.gi_code is Protocol.parse.__code__
+        assert "request" not in parser.gi_frame.f_locals
+    # The environ python-socketio keeps for the socket: only what a CONNECT reads.
+    environs = [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, dict) and o.get("HTTP_COOKIE") == f"connect.sid={sara.cookie}"
+    ]
+    assert environs
+    for environ in environs:
+        assert set(environ) <= {
+            "HTTP_COOKIE",
+            "REQUEST_METHOD",
+            "PATH_INFO",
+            "QUERY_STRING",
+            "REMOTE_ADDR",
+        }, sorted(environ)
     await sara.http.aclose()
 
 
