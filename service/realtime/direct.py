@@ -13,12 +13,15 @@ This module keeps the library's machinery and adds a short cut around it:
   writer task is idle (waiting on an empty queue) and the connection can take bytes, a
   message is written at once instead of queued. Anything else (polling, an upgrade under
   way, a writer busy or a connection that pushes back) takes the queue, so one socket's
-  packets always leave in the order they were sent.
-- `enable_direct_writes(sio)` installs both on a Socket.IO server.
+  packets always leave in the order they were sent. A socket that is a WebSocket from
+  its start has no writer task at all (service.realtime.receiving): its queue writes
+  every packet at once (`write_all`), in the order they are sent.
+- `enable_direct_writes(sio)` installs both on a Socket.IO server, and one timer for
+  every socket's pings (service.realtime.pings).
 
 A recipient that cannot keep up is disconnected, not buffered without bound: when its
-transport holds more than `max_buffered_bytes` unsent, or its queue more than
-`max_queued_packets` packets, the connection is aborted (the socket's usual disconnect
+transport holds more than `max_buffered_bytes` unsent, or (a socket with a writer task)
+its queue more than `max_queued_packets` packets, the connection is aborted (the socket's usual disconnect
 and cleanup follow) and `slow_consumers_dropped` counts it.
 """
 
