@@ -126,6 +126,39 @@ class InlineCalls(aiosqlite.Connection):
             self._writers.connections.discard(id(self))
 
 
+class LoopConnection:
+    """A plain `sqlite3` connection of the event loop's own (service.db.sqlite_reads and
+    sqlite_writes), opened on first use with `pragmas`, in autocommit (no transaction, and
+    so no snapshot, is kept between statements unless one is begun explicitly)."""
+
+    def __init__(self, database: str, pragmas: tuple[str, ...]) -> None:
+        self.database = database
+        self.pragmas = pragmas
+        self._connection: sqlite3.Connection | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._connection is not None
+
+    def get(self) -> sqlite3.Connection:
+        connection = self._connection
+        if connection is None:
+            # Used by one loop at a time, not necessarily on the thread that opened it
+            # (tests run several loops), hence check_same_thread=False.
+            connection = sqlite3.connect(
+                self.database, isolation_level=None, check_same_thread=False
+            )
+            for pragma in self.pragmas:
+                connection.execute(f"PRAGMA {pragma}")
+            self._connection = connection
+        return connection
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
 async def connect(database: str, *, busy_timeout: float) -> aiosqlite.Connection:
     """Open an `InlineCalls` connection (the engine's `async_creator`)."""
     # uri=True lets "file:…?mode=memory&cache=shared" names through, as SQLAlchemy does.

@@ -36,6 +36,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from service import metrics
+from service.db import sqlite_inline
 
 Processor = Callable[[Any], Any]
 
@@ -126,30 +127,19 @@ class _Source:
         self.database = database
         self.timed = timed
         self.dialect = dialect
-        self._connection: sqlite3.Connection | None = None
+        self._connection = sqlite_inline.LoopConnection(
+            database, ("query_only=ON", "busy_timeout=5000")
+        )
         # Keyed by the statement object: the readers run module-level prebuilt statements.
         self._compiled: weakref.WeakKeyDictionary[Select[Any], _Compiled | None] = (
             weakref.WeakKeyDictionary()
         )
 
     def connection(self) -> sqlite3.Connection:
-        connection = self._connection
-        if connection is None:
-            # Autocommit (isolation_level=None): no transaction, so no snapshot is kept
-            # between statements. Used by one loop at a time, not necessarily the thread
-            # that opened it (tests run several loops), hence check_same_thread=False.
-            connection = sqlite3.connect(
-                self.database, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA query_only=ON")
-            connection.execute("PRAGMA busy_timeout=5000")
-            self._connection = connection
-        return connection
+        return self._connection.get()
 
     def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        self._connection.close()
 
     def compiled(self, statement: Any) -> _Compiled | None:
         """The statement compiled for `sqlite3`, or None when it must take SQLAlchemy's path."""

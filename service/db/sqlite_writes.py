@@ -45,7 +45,11 @@ class SqliteInserts:
             table.c[name].type._cached_bind_processor(dialect) for name in self.columns
         )
         self._statements: dict[int, str] = {}
-        self._connection: sqlite3.Connection | None = None
+        # The pragmas the engine gives the pool's connections (service.db.engine).
+        self._connection = sqlite_inline.LoopConnection(
+            database,
+            ("foreign_keys=ON", "busy_timeout=5000", "journal_mode=WAL", "synchronous=NORMAL"),
+        )
 
     def insert(self, rows: Sequence[Mapping[str, Any]]) -> list[int] | None:
         """The new ids in the rows' order, committed; None when the pooled path must do it."""
@@ -80,25 +84,10 @@ class SqliteInserts:
         return ids
 
     def connection(self) -> sqlite3.Connection:
-        connection = self._connection
-        if connection is None:
-            connection = sqlite3.connect(
-                self.database, isolation_level=None, check_same_thread=False
-            )
-            for pragma in (
-                "foreign_keys=ON",
-                "busy_timeout=5000",
-                "journal_mode=WAL",
-                "synchronous=NORMAL",
-            ):
-                connection.execute(f"PRAGMA {pragma}")
-            self._connection = connection
-        return connection
+        return self._connection.get()
 
     def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        self._connection.close()
 
     def _statement(self, n: int) -> str:
         sql = self._statements.get(n)

@@ -21,8 +21,8 @@ This module keeps the library's machinery and adds a short cut around it:
 
 A recipient that cannot keep up is disconnected, not buffered without bound: when its
 transport holds more than `max_buffered_bytes` unsent, or (a socket with a writer task)
-its queue more than `max_queued_packets` packets, the connection is aborted (the socket's usual disconnect
-and cleanup follow) and `slow_consumers_dropped` counts it.
+its queue more than `max_queued_packets` packets, the connection is aborted (the
+socket's usual disconnect and cleanup follow) and `slow_consumers_dropped` counts it.
 """
 
 from __future__ import annotations

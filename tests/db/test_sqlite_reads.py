@@ -165,7 +165,7 @@ async def test_the_read_connection_refuses_writes_and_closes_with_the_engine(
     with pytest.raises(Exception, match=r"readonly|read-only|query_only"):
         connection.execute("DELETE FROM memberships")
     await engine.dispose()
-    assert source._connection is None
+    assert not source._connection.is_open
 
 
 def test_rows_and_scalars_answer_as_sqlalchemy_results_do() -> None:
