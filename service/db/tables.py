@@ -116,7 +116,8 @@ class MembershipRow(TableBase, table=True):
     __table_args__ = (
         UniqueConstraint("user_id", "server_id"),
         CheckConstraint("role IN ('owner', 'admin', 'member')", name="role"),
-        Index("ix_memberships_server_id", "server_id"),
+        # A server's member ids in order, from the index alone (migration 0002).
+        Index("ix_memberships_server_id_user_id", "server_id", "user_id"),
         # At most one owner per server, enforced by the database itself.
         Index(
             "ux_memberships_server_id_owner",
