@@ -20,6 +20,7 @@ import asyncio
 import collections
 import logging
 import time
+import weakref
 from typing import Any
 
 from engineio import packet as eio_packet
@@ -35,7 +36,8 @@ class Pings:
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
-        self._due: collections.deque[tuple[float, Any]] = collections.deque()
+        # Weak: a socket that closed meanwhile is not kept alive for up to ping_interval.
+        self._due: collections.deque[tuple[float, weakref.ref[Any]]] = collections.deque()
         self._handle: asyncio.TimerHandle | None = None
         self.sent = 0
 
@@ -45,7 +47,7 @@ class Pings:
     def schedule(self, socket: Any) -> None:
         """Ping `socket` `interval` seconds from now."""
         loop = asyncio.get_running_loop()
-        self._due.append((loop.time() + self.interval, socket))
+        self._due.append((loop.time() + self.interval, weakref.ref(socket)))
         if self._handle is None:
             self._handle = loop.call_at(self._due[0][0], self._fire)
 
@@ -55,7 +57,10 @@ class Pings:
         due = self._due
         now = loop.time()
         while due and due[0][0] <= now:
-            _, socket = due.popleft()
+            _, ref = due.popleft()
+            socket = ref()
+            if socket is None:
+                continue
             try:
                 self._ping(socket)
             except Exception:  # one socket's failure must not stop everyone's pings
