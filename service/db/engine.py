@@ -23,7 +23,7 @@ from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_BUSY_TIMEOUT_MS = sqlite_inline.BUSY_TIMEOUT_MS
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -175,12 +175,8 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, foreign_keys: bool) -> None:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
-            # SQLite ignores FOREIGN KEY clauses (and so ON DELETE CASCADE) unless asked.
-            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            # WAL lets readers proceed while one writer commits; NORMAL sync is safe with WAL.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            for pragma in sqlite_inline.connection_pragmas(foreign_keys=foreign_keys):
+                cursor.execute(f"PRAGMA {pragma}")
         finally:
             cursor.close()
 

@@ -81,6 +81,21 @@ class _Writers:
 
 _WRITERS: dict[str, _Writers] = {}
 
+BUSY_TIMEOUT_MS = 5000
+
+
+def connection_pragmas(*, foreign_keys: bool = True) -> tuple[str, ...]:
+    """The pragmas of every read-write connection to the file: the pool's
+    (service.db.engine) and the message writer's own (service.db.sqlite_writes)."""
+    return (
+        # SQLite ignores FOREIGN KEY clauses (and so ON DELETE CASCADE) unless asked.
+        f"foreign_keys={'ON' if foreign_keys else 'OFF'}",
+        f"busy_timeout={BUSY_TIMEOUT_MS}",
+        # WAL lets readers proceed while one writer commits; NORMAL sync is safe with WAL.
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+    )
+
 
 def writing_elsewhere(database: str) -> bool:
     """Whether a connection of this process holds, or may be taking, the file's write lock."""

@@ -128,7 +128,7 @@ class _Source:
         self.timed = timed
         self.dialect = dialect
         self._connection = sqlite_inline.LoopConnection(
-            database, ("query_only=ON", "busy_timeout=5000")
+            database, ("query_only=ON", f"busy_timeout={sqlite_inline.BUSY_TIMEOUT_MS}")
         )
         # Keyed by the statement object: the readers run module-level prebuilt statements.
         self._compiled: weakref.WeakKeyDictionary[Select[Any], _Compiled | None] = (
@@ -181,9 +181,9 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled | None:
 _SOURCES: weakref.WeakKeyDictionary[AsyncEngine, _Source] = weakref.WeakKeyDictionary()
 
 
-def enable(engine: AsyncEngine, database: str, *, timed: bool = False) -> None:
+def enable(engine: AsyncEngine, database: str) -> None:
     """Let `reading()` read this engine's SQLite file directly; closed with the engine."""
-    source = _Source(engine.dialect, database, timed)
+    source = _Source(engine.dialect, database, timed=False)
     _SOURCES[engine] = source
     event.listen(engine.sync_engine, "engine_disposed", lambda _engine: source.close())
 

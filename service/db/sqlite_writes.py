@@ -47,8 +47,7 @@ class SqliteInserts:
         self._statements: dict[int, str] = {}
         # The pragmas the engine gives the pool's connections (service.db.engine).
         self._connection = sqlite_inline.LoopConnection(
-            database,
-            ("foreign_keys=ON", "busy_timeout=5000", "journal_mode=WAL", "synchronous=NORMAL"),
+            database, sqlite_inline.connection_pragmas()
         )
 
     def insert(self, rows: Sequence[Mapping[str, Any]]) -> list[int] | None:

@@ -43,6 +43,7 @@ from websockets.server import ServerProtocol
 from service.realtime.lean import LeanEvent, LeanQueue
 from service.realtime.pings import Pings, schedule_pings
 from service.realtime.receiving import receive_packets
+from service.transport.frames import SOCKETIO_CONNECT_ERROR
 
 log = logging.getLogger("zizany.realtime")
 
@@ -76,12 +77,21 @@ COUNTERS = Counters()
 
 def text_frame(payload: bytes) -> bytes:
     """A final, unmasked WebSocket text frame carrying `payload` (RFC 6455 §5.2)."""
+    return _frame(0x81, payload)
+
+
+def binary_frame(payload: bytes) -> bytes:
+    """A final, unmasked WebSocket binary frame carrying `payload`."""
+    return _frame(0x82, payload)
+
+
+def _frame(first: int, payload: bytes) -> bytes:
     size = len(payload)
     if size < 126:
-        return bytes((0x81, size)) + payload
+        return bytes((first, size)) + payload
     if size < 65536:
-        return struct.pack("!BBH", 0x81, 126, size) + payload
-    return struct.pack("!BBQ", 0x81, 127, size) + payload
+        return struct.pack("!BBH", first, 126, size) + payload
+    return struct.pack("!BBQ", first, 127, size) + payload
 
 
 def packet_frame(pkt: eio_packet.Packet) -> bytes | None:
@@ -90,11 +100,6 @@ def packet_frame(pkt: eio_packet.Packet) -> bytes | None:
     if isinstance(encoded, bytes):
         return None
     return text_frame(encoded.encode())
-
-
-def binary_frame(payload: bytes) -> bytes:
-    """A final, unmasked WebSocket binary frame carrying `payload`."""
-    return bytes((0x82,)) + text_frame(payload)[1:]
 
 
 class RawWriter:
@@ -109,19 +114,9 @@ class RawWriter:
     def write(self, frame: bytes) -> bool:
         """Write `frame` now; False when the connection cannot take it directly."""
         protocol = self._protocol
-        transport = protocol.transport
-        if (
-            not protocol.handshake_complete
-            or protocol.close_sent
-            or protocol.disconnected
-            or not protocol.writable.is_set()
-            or transport.is_closing()
-        ):
+        if not protocol.handshake_complete or not protocol.writable.is_set():
             return False
-        transport.write(frame)
-        if transport.get_write_buffer_size() > self.max_buffered_bytes:
-            drop_slow_consumer(transport, "write buffer")
-        return True
+        return self.write_always(frame)
 
     def write_always(self, frame: bytes) -> bool:
         """Write `frame` now even while the transport is paused; False once it is closing.
@@ -335,11 +330,7 @@ class DirectQueue(LeanQueue):
         writer = self._writer
         if item is None or writer is None:
             return  # None stops a writer task, and there is none
-        encoded = item.encode()
-        if isinstance(encoded, bytes):
-            frame = binary_frame(encoded)
-        else:
-            frame = text_frame(encoded.encode())
+        frame = packet_frame(item) or binary_frame(item.encode())
         if writer.write_always(frame):
             COUNTERS.direct_writes += 1
         if item.packet_type == eio_packet.CLOSE:
@@ -368,9 +359,11 @@ class DirectWebSocket(eio_asgi.WebSocket):  # type: ignore[misc]
         socket = getattr(self.handler, "__self__", None)
         queue = getattr(socket, "queue", None)
         writer = environ.get("asgi.scope", {}).get("extensions", {}).get(EXTENSION)
-        if socket is None or not isinstance(queue, DirectQueue):
-            return await super().__call__(environ)
-        if not isinstance(writer, RawWriter):
+        if (
+            socket is None
+            or not isinstance(queue, DirectQueue)
+            or not isinstance(writer, RawWriter)
+        ):
             return await super().__call__(environ)
         writer.max_buffered_bytes = self.bounds.max_buffered_bytes
         if not socket.connected:
@@ -444,5 +437,5 @@ def _is_connect_error(item: Any) -> bool:
         isinstance(item, eio_packet.Packet)
         and item.packet_type == eio_packet.MESSAGE
         and isinstance(item.data, str)
-        and item.data[:1] == "4"
+        and item.data[:1] == SOCKETIO_CONNECT_ERROR
     )
